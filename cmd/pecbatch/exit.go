@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pecbatch/pecbatch/campaign"
+)
+
+// Exit statuses. They are documented in the root command's help and in the
+// README; keep the three in step.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitInvalid     = 2
+	exitRowsFailed  = 3
+	exitRowsUnknown = 4
+	exitInterrupted = 130
+)
+
+const exitStatusHelp = `Exit status:
+  0    done: every row delivered (or, for validate, nothing wrong)
+  1    error (network, journal, credentials...): see the message
+  2    usage error or invalid input (campaign file, CSV, templates); nothing was sent
+  3    finished, but some rows failed, were rejected or expired
+  4    some rows are in state "unknown" (sent or not could not be proved yet)
+  130  interrupted; run the same command again to resume`
+
+// usageError marks a mistake on the command line itself.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode maps the error a command returned to the process exit status.
+func exitCode(err error) int {
+	var usage *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, campaign.ErrInterrupted), errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &usage), errors.Is(err, campaign.ErrInvalidInput):
+		return exitInvalid
+	case errors.Is(err, campaign.ErrRowsUnknown):
+		return exitRowsUnknown
+	case errors.Is(err, campaign.ErrRowsFailed):
+		return exitRowsFailed
+	default:
+		return exitError
+	}
+}
+
+// reportError prints err for the user, unless the command has already said
+// all there is to say, and returns the exit status.
+func reportError(stderr io.Writer, err error) int {
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, errReported) {
+		fmt.Fprintf(stderr, "pecbatch: %v\n", err)
+		var usage *usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintln(stderr, "Run 'pecbatch --help' for usage.")
+		}
+	}
+	return code
+}
+
+// errReported wraps errors whose details the command already printed (for
+// example every problem found by preflight), so that main adds nothing.
+var errReported = errors.New("details above")

@@ -1,0 +1,41 @@
+// Command pecbatch sends Italian certified e-mail (PEC) in bulk through the
+// PEC Massiva API, journals every send so that an interrupted run resumes
+// without sending anything twice, and tracks every message until it is
+// delivered or has failed.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		fmt.Fprintln(os.Stderr, "pecbatch: stopping: no new send starts, the one in flight is recorded (press Ctrl-C again to exit at once)")
+		cancel()
+		<-signals
+		// The journal stays consistent even now: a row whose request was in
+		// flight is still in state "sending" and is reconciled on resume.
+		fmt.Fprintln(os.Stderr, "pecbatch: exiting at once; run the same command again to resume")
+		os.Exit(exitInterrupted)
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(reportError(os.Stderr, err))
+}
+
+// run executes the command line args as pecbatch would, writing to stdout and
+// stderr. It is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}

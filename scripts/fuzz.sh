@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target in the module for a fixed time each.
+# Usage: scripts/fuzz.sh [DURATION]   (default 20s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-20s}
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+		echo "== $pkg $target ($fuzztime)"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+	done
+done
