@@ -19,7 +19,7 @@ func main() {
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-signals
-		fmt.Fprintln(os.Stderr, "pecbatch: stopping: no new send starts, the one in flight is recorded (press Ctrl-C again to exit at once)")
+		fmt.Fprintln(os.Stderr, "pecbatch: stopping (press Ctrl-C again to exit at once)")
 		cancel()
 		<-signals
 		// The journal stays consistent even now: a row whose request was in

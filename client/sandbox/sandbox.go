@@ -1,0 +1,657 @@
+package sandbox
+
+import (
+	"bytes"
+	"container/heap"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	// The receipts' dates are Europe/Rome times; embedding the zone database
+	// keeps them right on machines without one (minimal containers, CI).
+	_ "time/tzdata"
+)
+
+// The answers of the contract (../shared/pecmassiva/openapi.pecbatch.json),
+// spelling mistakes included.
+const (
+	msgUnauthorized    = "Authorization is not valid or empty"
+	msgInvalidParam    = "Post parameter is not valid"
+	msgTooManyRequests = "Too many requests"
+	msgResultEmpty     = "Result empty"
+	msgEmailNotFound   = "Email not found"
+	msgMessageNotFound = "Message not found"
+	msgOperationOK     = "Operation succefull"
+	msgMessageDeleted  = "Message deleted"
+	msgMySQLError      = "MySQL Error 2006"
+	msgMailbox         = "An error occured: the requested mailbox might be unavailable"
+	msgNotFound        = "Not found"
+)
+
+const (
+	// PageSize is the number of messages in one page of GET /inbox.
+	PageSize = 25
+	// QuotaLimitKiB is the limit GET /quota/INBOX reports: 1 GiB in KiB,
+	// the unit the contract's example (171012 of 1048576) reads as.
+	QuotaLimitKiB = 1 << 20
+	// MaxSendBytes bounds the body of POST /send: a 100 MB message (the
+	// Flat plan's limit) in base64, with room for the JSON around it.
+	MaxSendBytes = 140 << 20
+)
+
+// Options configures a sandbox. Start from DefaultOptions: New uses every
+// field as given (an empty Token means no request is ever authorized).
+type Options struct {
+	// Token is the bearer token every call must carry.
+	Token string
+	// Username and Password are the PEC mailbox credentials: x-username and
+	// x-password headers, or username and password in the body of POST /send.
+	Username, Password string
+	// AcceptDelay is the time from a send to its acceptance (or refusal).
+	AcceptDelay time.Duration
+	// DeliverDelay is the time from a send to its delivery or non-delivery.
+	DeliverDelay time.Duration
+	// WarnAfter is the time from a send to the "tempo massimo" warning of
+	// slow.sandbox.test and expire.sandbox.test.
+	WarnAfter time.Duration
+	// ExpireAfter is the time from a send to the final notice (5.4.1) of
+	// expire.sandbox.test.
+	ExpireAfter time.Duration
+	// SendRate is the number of POST /send answered per second; a request
+	// inside the window gets 429 with Retry-After. 0 means unlimited.
+	SendRate float64
+	// FailRate is the probability that a send is answered 500 "MySQL Error
+	// 2006" without being sent.
+	FailRate float64
+	// DropRate is the probability that a send is sent and then its
+	// connection closed without any answer.
+	DropRate float64
+	// Seed seeds the fault injection, so a run's faults are reproducible.
+	Seed int64
+	// Now is the sandbox clock (nil means time.Now): send times, receipt
+	// times and dates. A Clock's Now makes receipts move only on Advance.
+	Now func() time.Time
+	// RateNow is the clock of the SendRate window (nil means Now). Set it to
+	// time.Now when Now is accelerated, so the window stays in real seconds
+	// like the Retry-After a client waits.
+	RateNow func() time.Time
+	// Logger receives one line per send, fault and refusal (nil discards).
+	// It never receives the token or the passwords.
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the documented defaults of `pecbatch sandbox`:
+// token sandbox-token, mailbox sandbox@pec.sandbox.test with password
+// sandbox, acceptance after 1s, delivery after 3s, warning after 12h, expiry
+// after 24h, one send per second, no faults, seed 0, real time.
+func DefaultOptions() Options {
+	return Options{
+		Token:        "sandbox-token",
+		Username:     "sandbox@pec.sandbox.test",
+		Password:     "sandbox",
+		AcceptDelay:  time.Second,
+		DeliverDelay: 3 * time.Second,
+		WarnAfter:    12 * time.Hour,
+		ExpireAfter:  24 * time.Hour,
+		SendRate:     1,
+	}
+}
+
+// SentAttachment is one attachment of a sent message: its name and decoded
+// size in bytes.
+type SentAttachment struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
+}
+
+// Send is a message the sandbox actually sent: what GET /_sandbox/sends
+// lists, so tests can prove that nothing was sent twice or lost.
+type Send struct {
+	Code        string           `json:"code"`
+	Time        time.Time        `json:"time"`
+	Sender      string           `json:"sender"`
+	Recipients  []string         `json:"recipients"`
+	Subject     string           `json:"subject"`
+	Attachments []SentAttachment `json:"attachments"`
+	BodySHA256  string           `json:"body_sha256"`
+}
+
+// sendRecord is a Send with what the receipts need.
+type sendRecord struct {
+	Send
+	seq  int64
+	body string
+	size int64 // the original message's bytes: body plus attachments
+}
+
+// Server is an in-memory PEC Massiva API. It is an http.Handler: serve it
+// with net/http or httptest. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	timing  timing
+	now     func() time.Time
+	rateNow func() time.Time
+	log     *slog.Logger
+	loc     *time.Location
+	mux     *http.ServeMux
+
+	mu       sync.Mutex
+	token    string
+	rng      *rand.Rand
+	seq      int64
+	sends    []*sendRecord
+	byCode   map[string]*sendRecord
+	pending  eventQueue
+	inbox    []*message // ascending id
+	byID     map[int64]*message
+	lastID   int64
+	usage    int64 // bytes held in the mailbox
+	lastSend time.Time
+	sentOnce bool
+}
+
+// New returns a sandbox configured by opts.
+func New(opts Options) *Server {
+	s := &Server{
+		opts: opts,
+		timing: timing{
+			acceptDelay: opts.AcceptDelay, deliverDelay: opts.DeliverDelay,
+			warnAfter: opts.WarnAfter, expireAfter: opts.ExpireAfter,
+		},
+		now:     opts.Now,
+		rateNow: opts.RateNow,
+		log:     opts.Logger,
+		token:   opts.Token,
+		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0x5ec0_5a4d_b0c5)),
+		byCode:  map[string]*sendRecord{},
+		byID:    map[int64]*message{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rateNow == nil {
+		s.rateNow = s.now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		// Unreachable with time/tzdata linked in; keep the summer offset of
+		// the contract's examples rather than fail.
+		loc = time.FixedZone("CEST", 2*60*60)
+	}
+	s.loc = loc
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /send", s.handleSend)
+	mux.HandleFunc("GET /send/{code}", s.mailbox(s.handleReceipts))
+	mux.HandleFunc("DELETE /send/{code}", s.mailbox(s.handleDeleteReceipts))
+	mux.HandleFunc("GET /inbox", s.mailbox(s.handleInbox))
+	mux.HandleFunc("GET /inbox/{id}", s.mailbox(s.handleInboxMessage))
+	mux.HandleFunc("DELETE /inbox/{id}", s.mailbox(s.handleDeleteInboxMessage))
+	mux.HandleFunc("GET /quota/{mailbox}", s.mailbox(s.handleQuota))
+	mux.HandleFunc("GET /_sandbox/sends", s.handleSends)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, failure(msgNotFound))
+	})
+	s.mux = mux
+	return s
+}
+
+// ServeHTTP answers one API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The path holds codes and ids only; credentials live in headers.
+	s.log.Debug("sandbox: request", "method", r.Method, "path", r.URL.Path)
+	s.mux.ServeHTTP(w, r)
+}
+
+// SetToken replaces the bearer token: calls with the old one get 401 from now
+// on, as when a token is revoked or rotated during a run.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// Sends returns every message actually sent, in the order they were sent:
+// the data of GET /_sandbox/sends.
+func (s *Server) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Send, len(s.sends))
+	for i, rec := range s.sends {
+		out[i] = rec.Send
+		out[i].Recipients = slices.Clone(rec.Recipients)
+		out[i].Attachments = slices.Clone(rec.Attachments)
+	}
+	return out
+}
+
+type envelope struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+}
+
+func failure(msg string) envelope { return envelope{Success: false, Message: msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	// Bodies are HTML; \u003cb\u003e would make curl sessions unreadable.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Every value written is built from strings and numbers here.
+		panic("sandbox: encoding an answer: " + err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(body.Bytes())
+}
+
+// bearerOK reports whether r carries the current token.
+func (s *Server) bearerOK(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	token = strings.TrimSpace(token)
+	s.mu.Lock()
+	want := s.token
+	s.mu.Unlock()
+	return want != "" && token != "" && equal(token, want)
+}
+
+func (s *Server) credentialsOK(username, password string) bool {
+	// Both compared, always, so the time taken does not tell which was wrong.
+	u := equal(username, s.opts.Username)
+	p := equal(password, s.opts.Password)
+	return u && p && username != ""
+}
+
+func equal(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// mailbox guards an operation that needs the token and the mailbox
+// credentials in the x-username and x-password headers.
+func (s *Server) mailbox(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.bearerOK(r) || !s.credentialsOK(r.Header.Get("x-username"), r.Header.Get("x-password")) {
+			s.log.Info("sandbox: refused: authorization", "method", r.Method, "path", r.URL.Path)
+			writeJSON(w, http.StatusUnauthorized, failure(msgUnauthorized))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// handleSend is POST /send.
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
+	if !s.bearerOK(r) {
+		s.log.Info("sandbox: send refused: authorization")
+		writeJSON(w, http.StatusUnauthorized, failure(msgUnauthorized))
+		return
+	}
+	raw, err := decodeSendRequest(http.MaxBytesReader(w, r.Body, MaxSendBytes))
+	if err != nil {
+		s.log.Info("sandbox: send refused: invalid", "error", err)
+		writeJSON(w, http.StatusBadRequest, failure(msgInvalidParam))
+		return
+	}
+	if !s.credentialsOK(raw.Username, raw.Password) {
+		s.log.Info("sandbox: send refused: mailbox credentials")
+		writeJSON(w, http.StatusUnauthorized, failure(msgUnauthorized))
+		return
+	}
+	req, err := raw.validate()
+	if err != nil {
+		s.log.Info("sandbox: send refused: invalid", "error", err)
+		writeJSON(w, http.StatusBadRequest, failure(msgInvalidParam))
+		return
+	}
+
+	s.mu.Lock()
+	if wait := s.rateWaitLocked(s.rateNow()); wait > 0 {
+		s.mu.Unlock()
+		seconds := max(1, int(math.Ceil(wait.Seconds())))
+		s.log.Info("sandbox: send refused: rate", "retry_after", seconds)
+		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		writeJSON(w, http.StatusTooManyRequests, failure(msgTooManyRequests))
+		return
+	}
+	// Both draws happen on every send, so a seed gives the same faults
+	// whatever the rates.
+	fail := s.rng.Float64() < s.opts.FailRate
+	drop := s.rng.Float64() < s.opts.DropRate
+	if fail {
+		s.mu.Unlock()
+		s.log.Info("sandbox: send failed (injected): nothing sent")
+		writeJSON(w, http.StatusInternalServerError, failure(msgMySQLError))
+		return
+	}
+	rec := s.recordLocked(req)
+	s.mu.Unlock()
+
+	if drop {
+		s.log.Info("sandbox: send dropped (injected): sent, no answer", "code", rec.Code, "recipients", len(rec.Recipients))
+		dropConnection(w)
+		return
+	}
+	s.log.Info("sandbox: sent", "code", rec.Code, "recipients", len(rec.Recipients))
+	writeJSON(w, http.StatusCreated, struct {
+		Success   bool   `json:"success"`
+		Sent      int    `json:"sent"`
+		Message   string `json:"message"`
+		MessageID string `json:"message_id"`
+	}{true, len(rec.Recipients), "", rec.Code})
+}
+
+// rateWaitLocked returns how long a send arriving at now must still wait, and
+// if it need not, opens a new window at now: a refused request does not
+// consume the window, an accepted one does (even if it then fails).
+func (s *Server) rateWaitLocked(now time.Time) time.Duration {
+	if s.opts.SendRate > 0 && s.sentOnce {
+		interval := time.Duration(float64(time.Second) / s.opts.SendRate)
+		if wait := s.lastSend.Add(interval).Sub(now); wait > 0 {
+			return wait
+		}
+	}
+	s.lastSend, s.sentOnce = now, true
+	return 0
+}
+
+// recordLocked records a sent message and schedules its receipts.
+func (s *Server) recordLocked(req *sendRequest) *sendRecord {
+	now := s.now()
+	s.seq++
+	size := int64(len(req.Body))
+	for _, a := range req.Attachments {
+		size += int64(a.Size)
+	}
+	rec := &sendRecord{
+		Send: Send{
+			Code:        s.newCodeLocked(now),
+			Time:        now,
+			Sender:      req.Sender,
+			Recipients:  req.Recipients,
+			Subject:     req.Subject,
+			Attachments: req.Attachments,
+			BodySHA256:  req.BodySHA256,
+		},
+		seq:  s.seq,
+		body: req.Body,
+		size: size,
+	}
+	s.sends = append(s.sends, rec)
+	s.byCode[rec.Code] = rec
+	for _, ev := range schedule(s.timing, rec) {
+		heap.Push(&s.pending, ev)
+	}
+	return rec
+}
+
+// newCodeLocked returns a message_id of the contract's shape: the Rome time
+// of the send to the second and two more digits (2020082610003492), longer
+// only if a hundred sends share one second.
+func (s *Server) newCodeLocked(now time.Time) string {
+	stamp := now.In(s.loc).Format("20060102150405")
+	code := stamp + fmt.Sprintf("%02d", s.seq%100)
+	for n := s.seq; s.byCode[code] != nil; n += 100 {
+		code = stamp + strconv.FormatInt(n, 10)
+	}
+	return code
+}
+
+// dropConnection closes the connection without writing any answer: the send
+// was acted on, and the client cannot know it.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2, a recorder): this makes net/http abort
+		// the response, which is the same thing for the client.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// arriveLocked moves every receipt due by the sandbox's now into the
+// mailbox, giving each the next id, in time order.
+func (s *Server) arriveLocked() {
+	now := s.now()
+	for s.pending.Len() > 0 && !s.pending[0].at.After(now) {
+		ev := heap.Pop(&s.pending).(*event)
+		m := render(ev, s.loc)
+		s.lastID++
+		m.id = s.lastID
+		s.inbox = append(s.inbox, m)
+		s.byID[m.id] = m
+		s.usage += m.size
+	}
+}
+
+// removeLocked deletes the messages for which drop is true.
+func (s *Server) removeLocked(drop func(*message) bool) int {
+	removed := 0
+	s.inbox = slices.DeleteFunc(s.inbox, func(m *message) bool {
+		if !drop(m) {
+			return false
+		}
+		delete(s.byID, m.id)
+		s.usage -= m.size
+		removed++
+		return true
+	})
+	return removed
+}
+
+type statusEntry struct {
+	Sender    string `json:"sender"`
+	Recipient string `json:"recipient"`
+	Data      string `json:"data"`
+	Object    string `json:"object"`
+	Message   string `json:"message"`
+}
+
+// handleReceipts is GET /send/{code}: the code's receipts, oldest first.
+func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("code")
+	s.mu.Lock()
+	s.arriveLocked()
+	var data []statusEntry
+	for _, m := range s.inbox {
+		if m.code == code {
+			data = append(data, statusEntry{m.sender, m.recipient, m.date, m.object, m.body})
+		}
+	}
+	s.mu.Unlock()
+	if len(data) == 0 {
+		writeJSON(w, http.StatusNotFound, failure(msgResultEmpty))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data    []statusEntry `json:"data"`
+		Success bool          `json:"success"`
+		Message string        `json:"message"`
+	}{data, true, ""})
+}
+
+// handleDeleteReceipts is DELETE /send/{code}: it deletes the receipts the
+// mailbox holds for the code. Receipts that have not arrived yet still
+// arrive later, as in a real mailbox; deleted ones never come back.
+func (s *Server) handleDeleteReceipts(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("code")
+	s.mu.Lock()
+	s.arriveLocked()
+	removed := s.removeLocked(func(m *message) bool { return m.code == code })
+	s.mu.Unlock()
+	if removed == 0 {
+		writeJSON(w, http.StatusNotFound, failure(msgEmailNotFound))
+		return
+	}
+	s.log.Info("sandbox: receipts deleted", "code", code, "messages", removed)
+	writeJSON(w, http.StatusOK, envelope{Success: true, Message: msgOperationOK})
+}
+
+type inboxEntry struct {
+	Sender    string `json:"sender"`
+	Recipient string `json:"recipient"`
+	Date      string `json:"date"`
+	Object    string `json:"object"`
+	ID        int64  `json:"id"`
+}
+
+// handleInbox is GET /inbox?q=&page=: newest first, pages of PageSize, q a
+// case-insensitive substring of the subject.
+func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) {
+	query := strings.ToLower(r.URL.Query().Get("q"))
+	page := 1
+	// The contract types page as a number; anything unusable means page 1.
+	if p, err := strconv.ParseFloat(r.URL.Query().Get("page"), 64); err == nil && p >= 1 && p <= math.MaxInt32 {
+		page = int(p)
+	}
+	s.mu.Lock()
+	s.arriveLocked()
+	var matched []*message
+	for i := len(s.inbox) - 1; i >= 0; i-- {
+		if m := s.inbox[i]; query == "" || strings.Contains(strings.ToLower(m.object), query) {
+			matched = append(matched, m)
+		}
+	}
+	s.mu.Unlock()
+
+	data := []inboxEntry{}
+	if start := (page - 1) * PageSize; start < len(matched) {
+		for _, m := range matched[start:min(start+PageSize, len(matched))] {
+			data = append(data, inboxEntry{m.sender, m.recipient, m.date, m.object, m.id})
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data     []inboxEntry `json:"data"`
+		Success  bool         `json:"success"`
+		Message  string       `json:"message"`
+		Total    int          `json:"total"`
+		Page     int          `json:"page"`
+		NOfPages int          `json:"n_of_pages"`
+	}{data, true, "", len(matched), page, (len(matched) + PageSize - 1) / PageSize})
+}
+
+// lookupLocked finds the message of the {id} path value.
+func (s *Server) lookupLocked(r *http.Request) *message {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return nil
+	}
+	return s.byID[id]
+}
+
+// handleInboxMessage is GET /inbox/{id}; the body is form-urlencoded, as the
+// contract says.
+func (s *Server) handleInboxMessage(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.arriveLocked()
+	m := s.lookupLocked(r)
+	s.mu.Unlock()
+	if m == nil {
+		writeJSON(w, http.StatusNotFound, failure(msgMessageNotFound))
+		return
+	}
+	type single struct {
+		Sender    string `json:"sender"`
+		Recipient string `json:"recipient"`
+		Date      string `json:"date"`
+		Object    string `json:"object"`
+		Body      string `json:"body"`
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data    single `json:"data"`
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{single{m.sender, m.recipient, m.date, m.object, url.QueryEscape(m.body)}, true, ""})
+}
+
+// handleDeleteInboxMessage is DELETE /inbox/{id}. The contract documents no
+// 404 here, so an unknown id is a 200 with success false: the tolerant
+// decoding the contract's README asks of a client.
+func (s *Server) handleDeleteInboxMessage(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.arriveLocked()
+	m := s.lookupLocked(r)
+	if m != nil {
+		s.removeLocked(func(other *message) bool { return other == m })
+	}
+	s.mu.Unlock()
+	if m == nil {
+		writeJSON(w, http.StatusOK, failure(msgMessageNotFound))
+		return
+	}
+	writeJSON(w, http.StatusOK, envelope{Success: true, Message: msgMessageDeleted})
+}
+
+// handleQuota is GET /quota/{mailbox}: only INBOX (any case, as IMAP) exists.
+// usage is the bytes held, rounded up to KiB.
+func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.PathValue("mailbox"), "INBOX") {
+		writeJSON(w, http.StatusBadRequest, failure(msgMailbox))
+		return
+	}
+	s.mu.Lock()
+	s.arriveLocked()
+	usage := (s.usage + 1023) / 1024
+	s.mu.Unlock()
+	type quota struct {
+		Usage int64 `json:"usage"`
+		Limit int64 `json:"limit"`
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Data    quota  `json:"data"`
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{quota{usage, QuotaLimitKiB}, true, ""})
+}
+
+// handleSends is GET /_sandbox/sends, the sandbox's own endpoint.
+func (s *Server) handleSends(w http.ResponseWriter, r *http.Request) {
+	if !s.bearerOK(r) {
+		writeJSON(w, http.StatusUnauthorized, failure(msgUnauthorized))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Sends []Send `json:"sends"`
+	}{s.Sends()})
+}
+
+// eventQueue is a min-heap of pending receipts by (time, send, index).
+type eventQueue []*event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	a, b := q[i], q[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	return a.index < b.index
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	ev := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return ev
+}

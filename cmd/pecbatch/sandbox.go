@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pecbatch/pecbatch/client/sandbox"
+)
+
+// sandboxOptions are the flags of `pecbatch sandbox`.
+type sandboxOptions struct {
+	addr      string
+	timeScale float64
+	sandbox.Options
+}
+
+func newSandboxCommand(g *globalOptions) *cobra.Command {
+	o := &sandboxOptions{Options: sandbox.DefaultOptions()}
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Serve a local simulator of the PEC Massiva API, for trying pecbatch without sending real PEC",
+		Long: `Serve the whole PEC Massiva API on this machine, in memory: sends, receipts
+that arrive over time, the inbox, quotas, the send rate limit and injected
+faults. Nothing leaves the machine. The recipient's domain chooses what
+happens to a message:
+
+  anything else           accepted after --accept-delay, delivered after --deliver-delay
+  invalid.sandbox.test    accepted, then not delivered: 5.1.1 indirizzo non valido
+  full.sandbox.test       accepted, then not delivered: 5.2.2 casella piena
+  slow.sandbox.test       accepted, 12 h warning at --warn-after, delivered just after
+  expire.sandbox.test     accepted, warning at --warn-after, expired (5.4.1) at --expire-after
+  ordinary.sandbox.test   accepted only: an ordinary mailbox never yields a delivery
+  virus.sandbox.test      not accepted: virus
+  reject.sandbox.test     not accepted
+
+Use --time-scale 3600 to see the 12 h and 24 h cases in 12 and 24 seconds.
+GET /_sandbox/sends (with the token) lists every message actually sent.
+Stop with Ctrl-C.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("seed") {
+				o.Seed = time.Now().UnixNano()
+			}
+			return runSandbox(cmd.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8025", "loopback address to listen on (port 0 picks a free one)")
+	f.StringVar(&o.Token, "token", o.Token, "bearer token clients must send")
+	f.StringVar(&o.Username, "username", o.Username, "PEC mailbox username clients must send")
+	f.StringVar(&o.Password, "password", o.Password, "PEC mailbox password clients must send")
+	f.DurationVar(&o.AcceptDelay, "accept-delay", o.AcceptDelay, "time from a send to its acceptance receipt")
+	f.DurationVar(&o.DeliverDelay, "deliver-delay", o.DeliverDelay, "time from a send to its delivery (or non-delivery) receipt")
+	f.DurationVar(&o.WarnAfter, "warn-after", o.WarnAfter, "time from a send to the delivery-time warning (slow. and expire.sandbox.test)")
+	f.DurationVar(&o.ExpireAfter, "expire-after", o.ExpireAfter, "time from a send to the final expiry notice (expire.sandbox.test)")
+	f.Float64Var(&o.SendRate, "send-rate", o.SendRate, "POST /send allowed per second; more get 429 with Retry-After (0: unlimited)")
+	f.Float64Var(&o.FailRate, "fail-rate", 0, "probability that a send is answered 500 without being sent")
+	f.Float64Var(&o.DropRate, "drop-rate", 0, "probability that a send is sent and its connection then closed without an answer")
+	f.Int64Var(&o.Seed, "seed", 0, "seed of the injected faults (default: random, printed at start)")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "how much faster than real time the receipts' clock runs (3600: an hour a second)")
+	return cmd
+}
+
+// check refuses flag values that make no sense, before anything listens.
+func (o *sandboxOptions) check() error {
+	switch {
+	case o.Token == "" || o.Username == "" || o.Password == "":
+		return errors.New("--token, --username and --password must not be empty")
+	case o.AcceptDelay < 0 || o.DeliverDelay < 0 || o.WarnAfter < 0 || o.ExpireAfter < 0:
+		return errors.New("--accept-delay, --deliver-delay, --warn-after and --expire-after must not be negative")
+	case o.DeliverDelay < o.AcceptDelay:
+		return fmt.Errorf("--deliver-delay (%v) must not be shorter than --accept-delay (%v): a delivery follows its acceptance", o.DeliverDelay, o.AcceptDelay)
+	case o.ExpireAfter < o.WarnAfter:
+		return fmt.Errorf("--expire-after (%v) must not be shorter than --warn-after (%v): the expiry follows the warning", o.ExpireAfter, o.WarnAfter)
+	case o.SendRate < 0:
+		return errors.New("--send-rate must be 0 (unlimited) or more")
+	case o.FailRate < 0 || o.FailRate > 1 || o.DropRate < 0 || o.DropRate > 1:
+		return errors.New("--fail-rate and --drop-rate are probabilities: between 0 and 1")
+	case o.timeScale <= 0:
+		return errors.New("--time-scale must be more than 0 (1 is real time)")
+	}
+	return nil
+}
+
+// loopbackOnly refuses an address that would expose the sandbox beyond this
+// machine: it accepts anyone holding the printed, well-known token.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w (use host:port, e.g. 127.0.0.1:8025)", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %q is not a loopback address: the sandbox serves only this machine (use 127.0.0.1:PORT)", addr)
+}
+
+func runSandbox(ctx context.Context, g *globalOptions, o *sandboxOptions) error {
+	if err := o.check(); err != nil {
+		return &usageError{err}
+	}
+	if err := loopbackOnly(o.addr); err != nil {
+		return &usageError{err}
+	}
+	opts := o.Options
+	opts.Logger = g.logger()
+	if o.timeScale != 1 {
+		opts.Now = sandbox.Accelerated(time.Now, o.timeScale)
+		// Pacing stays in real seconds: a client waits real Retry-After.
+		opts.RateNow = time.Now
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("sandbox: listen on %s: %w (is another sandbox running? pick another port with --addr)", o.addr, err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return &usageError{fmt.Errorf("--addr %q resolved to %v, not a loopback address", o.addr, ln.Addr())}
+	}
+	url := "http://" + ln.Addr().String()
+
+	clock := "real time"
+	if o.timeScale != 1 {
+		clock = fmt.Sprintf("%g times faster than real time (receipt dates run ahead)", o.timeScale)
+	}
+	// These are the sandbox's own made-up values, printed so a newcomer can
+	// paste them; they open nothing but this process.
+	fmt.Fprintf(g.stdout, `PEC Massiva sandbox listening on %s
+  token:     %s
+  username:  %s
+  password:  %s
+  receipts:  accepted after %v, delivered after %v, warning after %v, expiry after %v
+  clock:     %s
+  send rate: %s
+  faults:    fail %g, drop %g, seed %d
+Try:
+  curl -s -X POST %s/send -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"sender":"%s","recipient":"mario.rossi@pec.example.it","subject":"Prova","body":"Ciao","username":"%s","password":"%s"}'
+Stop with Ctrl-C.
+`, url, o.Token, o.Username, o.Password, o.AcceptDelay, o.DeliverDelay, o.WarnAfter, o.ExpireAfter,
+		clock, sendRateText(o.SendRate), o.FailRate, o.DropRate, o.Seed,
+		url, o.Token, o.Username, o.Username, o.Password)
+
+	srv := &http.Server{
+		Handler:           sandbox.New(opts),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("sandbox: %w", err)
+	case <-ctx.Done():
+	}
+	// Let answers in flight finish; the state is in memory and goes anyway.
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("sandbox: shutting down: %w", err)
+	}
+	<-served
+	fmt.Fprintln(g.stdout, "PEC Massiva sandbox stopped.")
+	return nil
+}
+
+func sendRateText(rate float64) string {
+	if rate == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g POST /send per second (more get 429 with Retry-After)", rate)
+}
