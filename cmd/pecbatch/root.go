@@ -70,6 +70,15 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log diagnostics in detail")
 
 	root.AddCommand(
+		newInitCommand(g),
+		newValidateCommand(g),
+		newPreviewCommand(g),
+		newReportCommand(g),
+		newSandboxCommand(g),
+		newRunCommand(g),
+		newPollCommand(g),
+		newStatusCommand(g),
+		newTestSendCommand(g),
 		newVersionCommand(g),
 	)
 	return root

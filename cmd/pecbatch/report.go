@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	_ "time/tzdata" // --time-zone Europe/Rome works on a machine without a zone database
+
+	"github.com/spf13/cobra"
+
+	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/journal"
+)
+
+// reportOptions are the flags of pecbatch report.
+type reportOptions struct {
+	output   string
+	format   string
+	excel    bool
+	timeZone string
+	maxRows  int
+}
+
+func newReportCommand(g *globalOptions) *cobra.Command {
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report CAMPAIGN.yaml [-o FILE] [--format csv|html] [--excel]",
+		Short: "Write the delivery report of a campaign: CSV, or one HTML page",
+		Long: `report writes, from the campaign's journal, which recipients got the
+message and which did not. It only reads the journal, so it works at any
+time, also while a run or a poll is going on.
+
+CSV (the default): one line per row and recipient, with the columns
+  row, key, recipient, subject, message_id, state, error,
+  submitted_at, accepted_at, delivered_at, failed_at, receipts
+Times are RFC 3339 with their offset (2025-03-02T10:00:04+01:00), empty
+when the event has not happened. A cell that a spreadsheet would run as a
+formula (it starts with = + - @, a tab or a carriage return) is prefixed
+with a single quote. With --excel the file has a UTF-8 byte order mark,
+';' between fields and CRLF line endings, as Italian Excel expects.
+
+HTML: one self-contained page (no network, no scripts) with the totals by
+state, a chart of sends and deliveries over time, a chart of delivery
+latency and the table of rows with their receipts (the first 5,000
+recipients; every line is in the CSV).
+
+The report goes next to the journal as <campaign name>-report.csv (or
+.html) unless -o names a file; -o - writes to standard output. The path
+written is printed. The file is readable by its owner only, like the
+journal: it lists personal data.
+
+The API token and the mailbox credentials are not needed.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReport(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "file to write (- for standard output; default: next to the journal)")
+	f.StringVar(&o.format, "format", "", "csv or html (default: from the -o file's extension, else csv)")
+	f.BoolVar(&o.excel, "excel", false, "CSV for Excel: UTF-8 byte order mark, ';' separator, CRLF line endings")
+	f.StringVar(&o.timeZone, "time-zone", "", "time zone of the times, such as Europe/Rome (default: this computer's)")
+	f.IntVar(&o.maxRows, "max-html-rows", campaign.DefaultMaxHTMLRows, "recipients listed in the HTML table (0: all)")
+	return cmd
+}
+
+// reportFormat chooses the format from the flags: --format wins, then the
+// extension of -o, then CSV.
+func (o *reportOptions) reportFormat() (campaign.ReportFormat, error) {
+	if o.format != "" {
+		f, err := campaign.ParseReportFormat(o.format)
+		if err != nil {
+			return "", &usageError{fmt.Errorf("--format: %w", err)}
+		}
+		return f, nil
+	}
+	switch strings.ToLower(filepath.Ext(o.output)) {
+	case ".html", ".htm":
+		return campaign.ReportHTML, nil
+	}
+	return campaign.ReportCSV, nil
+}
+
+func (o *reportOptions) reportOptions() (campaign.ReportOptions, error) {
+	format, err := o.reportFormat()
+	if err != nil {
+		return campaign.ReportOptions{}, err
+	}
+	if o.excel && format != campaign.ReportCSV {
+		return campaign.ReportOptions{}, &usageError{errors.New("--excel applies to the CSV report only")}
+	}
+	if o.maxRows < 0 {
+		return campaign.ReportOptions{}, &usageError{errors.New("--max-html-rows cannot be negative")}
+	}
+	opts := campaign.ReportOptions{Format: format, Excel: o.excel, MaxHTMLRows: o.maxRows}
+	if o.maxRows == 0 {
+		opts.MaxHTMLRows = -1
+	}
+	if o.timeZone != "" {
+		loc, err := time.LoadLocation(o.timeZone)
+		if err != nil {
+			return campaign.ReportOptions{}, &usageError{fmt.Errorf("--time-zone %q: not a time zone name: use one such as Europe/Rome or UTC", o.timeZone)}
+		}
+		opts.Location = loc
+	}
+	return opts, nil
+}
+
+func runReport(cmd *cobra.Command, g *globalOptions, o *reportOptions, file string) error {
+	ctx := cmd.Context()
+	opts, err := o.reportOptions()
+	if err != nil {
+		return err
+	}
+	// Offline: the report never contacts the API, so unset credentials
+	// are no obstacle.
+	c, err := campaign.LoadFile(file, campaign.LoadOptions{LookupEnv: os.LookupEnv, Offline: true})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err := os.Stat(c.Sending.Journal); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with 'pecbatch run %s'", c.Sending.Journal, file)
+	}
+	r, err := journal.OpenReadOnly(ctx, c.Sending.Journal)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer r.Close()
+	g.logger().Debug("report", "journal", c.Sending.Journal, "format", opts.Format, "excel", opts.Excel)
+
+	if o.output == "-" {
+		if err := campaign.WriteReport(ctx, r, g.stdout, opts); err != nil {
+			return err
+		}
+		return nil
+	}
+	path, err := campaign.SaveReport(ctx, r, o.output, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, path)
+	return nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// Golden files are rewritten with `go test -update`; another test file of
+// the package may define the same flag.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files in testdata/")
+	}
+}
+
+// checkCmdGolden compares got with testdata/name, or rewrites it under -update.
+func checkCmdGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run go test -update if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// examplesDir is the repository's examples folder.
+const examplesDir = "../../examples"
+
+// pecbatch runs the command line in process and returns its output and
+// exit status, as main would.
+func pecbatch(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCommand(&out, &errOut)
+	// The commands of this file are registered by root.go; until they are,
+	// add them here so these tests run against the same code.
+	g := &globalOptions{stdout: &out, stderr: &errOut, logFormat: "text"}
+	for name, mk := range map[string]func(*globalOptions) *cobra.Command{
+		"validate": newValidateCommand, "preview": newPreviewCommand, "init": newInitCommand,
+	} {
+		if c, _, err := root.Find([]string{name}); err != nil || c == root {
+			root.AddCommand(mk(g))
+		}
+	}
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	code = reportError(&errOut, err)
+	return out.String(), errOut.String(), code
+}
+
+// offlineEnv sets the API variables the examples name to recognisable,
+// harmless values, so the output does not depend on the caller's shell.
+func offlineEnv(t *testing.T) {
+	t.Setenv("PECMASSIVA_URL", "")
+	t.Setenv("PECMASSIVA_TOKEN", "token-for-tests")
+	t.Setenv("PEC_USERNAME", "user-for-tests")
+	t.Setenv("PEC_PASSWORD", "password-for-tests")
+}
+
+func TestValidateExamples(t *testing.T) {
+	offlineEnv(t)
+	entries, err := os.ReadDir(examplesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "broken" {
+			continue
+		}
+		seen++
+		t.Run(e.Name(), func(t *testing.T) {
+			stdout, stderr, code := pecbatch(t, "validate", filepath.Join(examplesDir, e.Name(), "campaign.yaml"))
+			if code != 0 || !strings.Contains(stdout, "OK: nothing wrong.") || strings.Contains(stdout, "warning:") {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+		})
+	}
+	if seen < 3 {
+		t.Fatalf("found %d example campaigns, want at least solleciti, avviso and esiti", seen)
+	}
+}
+
+func TestValidateBrokenExample(t *testing.T) {
+	offlineEnv(t)
+	stdout, stderr, code := pecbatch(t, "validate", filepath.Join(examplesDir, "broken", "campaign.yaml"))
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("stderr: %q, want nothing (the problems are the output)", stderr)
+	}
+	checkCmdGolden(t, "validate-broken.golden", []byte(stdout))
+}
+
+func TestValidateWithoutCredentials(t *testing.T) {
+	for _, k := range []string{"PECMASSIVA_URL", "PECMASSIVA_TOKEN", "PEC_USERNAME", "PEC_PASSWORD"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	stdout, _, code := pecbatch(t, "validate", filepath.Join(examplesDir, "solleciti", "campaign.yaml"))
+	if code != 0 {
+		t.Fatalf("validate needs no credentials, but exited %d:\n%s", code, stdout)
+	}
+	for _, v := range []string{"PECMASSIVA_TOKEN", "PEC_USERNAME", "PEC_PASSWORD"} {
+		if !strings.Contains(stdout, "warning: campaign.yaml") || !strings.Contains(stdout, v+" is not set") {
+			t.Errorf("no warning about %s:\n%s", v, stdout)
+		}
+	}
+}
+
+func TestValidateUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"validate"}, 2, "accepts 1 arg"},
+		{[]string{"validate", "a.yaml", "b.yaml"}, 2, "accepts 1 arg"},
+		{[]string{"validate", filepath.Join(t.TempDir(), "nope.yaml")}, 2, "nope.yaml: no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, code := pecbatch(t, tt.args...)
+			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d and %q", code, stdout, stderr, tt.code, tt.want)
+			}
+		})
+	}
+}
