@@ -62,6 +62,9 @@ const (
 	DefaultReconcileWindow = 10 * time.Minute
 	// DefaultGiveUpAfter is how long tracking waits for a row's outcome.
 	DefaultGiveUpAfter = 26 * time.Hour
+	// DefaultAPITimeout bounds one request to the API (api.timeout): the
+	// client's own default.
+	DefaultAPITimeout = 2 * time.Minute
 )
 
 // Values of recipients.duplicates.
@@ -171,6 +174,10 @@ type API struct {
 	BaseURL string
 	// Token is the Bearer token.
 	Token Secret
+	// Timeout bounds one request, from its start to the end of its answer
+	// (api.timeout). A send that times out may have been acted on: its row
+	// becomes unknown and is reconciled from the mailbox.
+	Timeout time.Duration
 }
 
 // Sender holds the sender section.
@@ -263,6 +270,7 @@ type rawConfig struct {
 	API  struct {
 		BaseURL scalar `yaml:"base_url"`
 		Token   scalar `yaml:"token"`
+		Timeout scalar `yaml:"timeout"`
 	} `yaml:"api"`
 	Sender struct {
 		Address  scalar `yaml:"address"`
@@ -733,6 +741,7 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 func (l *loader) buildAPI(raw *rawConfig) {
 	c, o := l.c, l.opts.OverrideAPI
 	required := !l.opts.Offline
+	c.API.Timeout = l.duration("api.timeout", raw.API.Timeout, DefaultAPITimeout)
 	if o != nil {
 		c.API.BaseURL, c.API.Token = strings.TrimRight(o.BaseURL, "/"), Secret(o.Token)
 		c.Sender.Username, c.Sender.Password = o.Username, Secret(o.Password)

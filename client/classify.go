@@ -188,7 +188,10 @@ const (
 	anchorDestinato   = "destinato all"
 	anchorUtente      = "utente"
 	anchorIndirizzato = "indirizzato a "
-	anchorErrore      = "rilevato il seguente errore"
+
+	// The error line follows "è stato rilevato il seguente errore:" in a
+	// non-delivery, "a causa del seguente errore:" in a non-acceptance.
+	anchorErrore = "seguente errore"
 )
 
 // addressee returns the recipient named in a receipt body, lower-case, or "".

@@ -133,6 +133,11 @@ func TestClassifyBodies(t *testing.T) {
 		{"HTML body", "AVVISO DI MANCATA CONSEGNA: x",
 			"<p>destinato all&#39;utente &quot;a@b.it&quot; &egrave; stato rilevato il seguente errore:<br/>5.1.1 - p - no<br/>fine</p>",
 			KindNonDelivery, "a@b.it", "5.1.1 - p - no"},
+		{"non-acceptance", "AVVISO DI NON ACCETTAZIONE: x 2020082610003492",
+			"Avviso di non accettazione del messaggio\n\nIl giorno ... il messaggio con Oggetto \"x\" inviato da \"a@b.it\" ed indirizzato a:\n" +
+				"c@d.it (\"posta certificata\")\nnon \ufffd stato accettato dal sistema a causa del seguente errore:\n" +
+				"5.7.1 - sandbox - messaggio non accettato\nIl messaggio non \ufffd stato inoltrato.",
+			KindNonAcceptance, "", "5.7.1 - sandbox - messaggio non accettato"},
 		{"not an address after the anchor", "CONSEGNA: x", "indirizzato a voi", KindDelivery, "", ""},
 		{"two @ is not an address", "CONSEGNA: x", "indirizzato a a@b@c", KindDelivery, "", ""},
 		{"anchor at the very end", "AVVISO DI MANCATA CONSEGNA: x", "rilevato il seguente errore:", KindNonDelivery, "", ""},

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client/sandbox"
+)
+
+// The built-in sandbox of `run --sandbox`: receipts in seconds, and the
+// 12 h and 24 h notices in 12 and 24 seconds, so that the demo campaign,
+// every outcome included, is tracked to the end in about half a minute.
+const (
+	localAcceptDelay  = time.Second
+	localDeliverDelay = 3 * time.Second
+	localWarnAfter    = 12 * time.Second
+	localExpireAfter  = 24 * time.Second
+	localGiveUpAfter  = 26 * time.Second
+)
+
+// runOptions are the flags of `pecbatch run`.
+type runOptions struct {
+	yes           bool
+	limit         int
+	noWait        bool
+	resendUnknown bool
+	allowChanges  bool
+	sandbox       bool
+	report        string
+
+	// stdin answers the confirmation; stdinTerminal says whether it is a
+	// terminal (tests replace both).
+	stdin         io.Reader
+	stdinTerminal func() bool
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	o := &runOptions{stdin: os.Stdin, stdinTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
+	cmd := &cobra.Command{
+		Use:   "run CAMPAIGN.yaml",
+		Short: "Send a campaign, exactly once per row, and track every message until it is final",
+		Long: `run checks every row (as validate does), then sends each row's message through
+PEC Massiva, one at a time at sending.rate, recording every send in the
+campaign's journal before the request and after the answer: an interrupted
+run (Ctrl-C, a crash, a lost connection) is resumed by running the same
+command again, without sending anything twice and without skipping anyone.
+
+A send whose outcome is unknown (a timeout or a dropped connection after the
+request went out, a 5xx answer) is never sent again by itself: run looks for
+its acceptance receipt in the mailbox. Not found within
+sending.reconcile_window, it stays "unknown" until --resend-unknown.
+
+After the last send, run follows the receipts of every message until each
+row is delivered or has failed (unless --no-wait; 'pecbatch poll' resumes
+this), then writes the delivery report next to the journal.
+
+On a terminal, run shows what it will do and asks before sending; elsewhere
+it needs --yes. --sandbox sends to a sandbox started inside pecbatch (nothing
+leaves the machine), with a journal of its own that starts afresh each time.
+
+` + exitStatusHelp,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.yes, "yes", "y", false, "send without asking for confirmation")
+	f.IntVar(&o.limit, "limit", 0, "send at most this many pending rows (a trial batch); 0 means all")
+	f.BoolVar(&o.noWait, "no-wait", false, "return after sending; track the receipts later with 'pecbatch poll'")
+	f.BoolVar(&o.resendUnknown, "resend-unknown", false, "send again the rows whose outcome stayed unknown after sending.reconcile_window")
+	f.BoolVar(&o.allowChanges, "allow-changes", false, "on a resume, accept new rows and changed content of rows not sent yet")
+	f.BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch instead of the API (nothing leaves the machine)")
+	f.StringVar(&o.report, "report", "", `where to write the delivery report ("-": none; default: CSV and HTML next to the journal)`)
+	return cmd
+}
+
+func runRun(ctx context.Context, g *globalOptions, o *runOptions, path string) error {
+	if o.limit < 0 {
+		return &usageError{errors.New("--limit must be 0 (all) or more")}
+	}
+	log := g.logger()
+	lopts := campaign.LoadOptions{LookupEnv: os.LookupEnv}
+	var local *localSandbox
+	if o.sandbox {
+		var err error
+		if local, err = startLocalSandbox(ctx, g.sandboxLogger()); err != nil {
+			return err
+		}
+		defer local.close()
+		lopts.OverrideAPI = local.override()
+	}
+	c, err := campaign.LoadFile(path, lopts)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	ropts := campaign.RunOptions{
+		Limit:         o.limit,
+		NoWait:        o.noWait,
+		ResendUnknown: o.resendUnknown,
+		AllowChanges:  o.allowChanges,
+		Logger:        log,
+		Out:           g.stderr,
+		Terminal:      isTerminal(g.stderr),
+		Report:        o.report,
+	}
+	if local != nil {
+		if err := local.configure(ctx, g, c, &ropts); err != nil {
+			return err
+		}
+	}
+	if !o.yes {
+		ropts.Confirm = o.confirm(g)
+	}
+	_, err = campaign.Run(ctx, c, ropts)
+	return err
+}
+
+// confirm asks on the terminal before the first send.
+func (o *runOptions) confirm(g *globalOptions) func(campaign.Plan) (bool, error) {
+	return func(p campaign.Plan) (bool, error) {
+		if !o.stdinTerminal() {
+			return false, &usageError{fmt.Errorf("about to send %d message(s), but there is no terminal to confirm it: "+
+				"run again with --yes", p.ToSend)}
+		}
+		fmt.Fprintf(g.stderr, "Send %d message(s) to %s now? [y/N] ", p.ToSend, p.Endpoint)
+		line, err := bufio.NewReader(o.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes", "s", "si", "sì":
+			return true, nil
+		}
+		return false, nil
+	}
+}
+
+// sandboxLogger is the logger of the in-process sandbox: its line per send
+// only with --verbose.
+func (g *globalOptions) sandboxLogger() *slog.Logger {
+	if !g.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return g.logger().With("component", "sandbox")
+}
+
+// isTerminal reports whether w is a terminal (a live progress bar then).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// localSandbox is the sandbox `--sandbox` serves inside the pecbatch
+// process, on a free loopback port.
+type localSandbox struct {
+	url    string
+	opts   sandbox.Options
+	srv    *http.Server
+	served chan error
+}
+
+// startLocalSandbox starts the sandbox; log receives its lines (one per
+// send), so pass a discarding logger unless --verbose.
+func startLocalSandbox(ctx context.Context, log *slog.Logger) (*localSandbox, error) {
+	opts := sandbox.DefaultOptions()
+	opts.AcceptDelay, opts.DeliverDelay = localAcceptDelay, localDeliverDelay
+	opts.WarnAfter, opts.ExpireAfter = localWarnAfter, localExpireAfter
+	// The client paces itself at sending.rate; the sandbox need not check.
+	opts.SendRate = 0
+	opts.Logger = log
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen on a loopback port: %w", err)
+	}
+	s := &localSandbox{
+		url:    "http://" + ln.Addr().String(),
+		opts:   opts,
+		srv:    &http.Server{Handler: sandbox.New(opts), ReadHeaderTimeout: 10 * time.Second},
+		served: make(chan error, 1),
+	}
+	go func() { s.served <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// override points a campaign at the sandbox, with its credentials.
+func (s *localSandbox) override() *campaign.APIOverride {
+	return &campaign.APIOverride{BaseURL: s.url, Token: s.opts.Token, Username: s.opts.Username, Password: s.opts.Password}
+}
+
+// configure makes a run use the sandbox: its own journal, started afresh
+// (the sandbox of an earlier process is gone, and with it every send it
+// knew), its endpoint identity and its fast notices.
+func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campaign.Campaign, ropts *campaign.RunOptions) error {
+	ropts.Endpoint = campaign.SandboxEndpoint
+	ropts.Journal = campaign.SandboxJournalPath(c.Sending.Journal)
+	reset, err := campaign.ResetSandboxJournal(ctx, ropts.Journal)
+	if err != nil {
+		return err
+	}
+	if reset {
+		fmt.Fprintf(g.stderr, "Sandbox: starting afresh (%s): the sandbox of an earlier run is gone with its process.\n", ropts.Journal)
+	}
+	fmt.Fprintf(g.stderr, "Sandbox: serving the PEC Massiva API at %s inside pecbatch; nothing leaves this machine.\n", s.url)
+	ropts.AcceptanceDelay = localAcceptDelay + localAcceptDelay/5
+	ropts.Notices = []time.Duration{localWarnAfter, localExpireAfter}
+	ropts.GiveUpAfter = localGiveUpAfter
+	return nil
+}
+
+func (s *localSandbox) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	<-s.served
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pecbatch/pecbatch/campaign"
+)
+
+// testSendOptions are the flags of `pecbatch test-send`.
+type testSendOptions struct {
+	to      string
+	row     int
+	sandbox bool
+}
+
+func newTestSendCommand(g *globalOptions) *cobra.Command {
+	o := &testSendOptions{}
+	cmd := &cobra.Command{
+		Use:   "test-send CAMPAIGN.yaml --to ADDRESS",
+		Short: "Send the message of one row to your own address, to see what recipients will get",
+		Long: `test-send renders the message of one row (the first, or --row N) exactly as
+run would send it, and sends it to --to, a PEC address of yours, with the
+subject prefixed "[TEST] ": look at it in your own mailbox before sending the
+campaign. It is recorded in the campaign's journal as an event, not as a
+campaign row: the row is still sent by run.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTestSend(cmd.Context(), g, o, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&o.to, "to", "", "the test address (required)")
+	cmd.Flags().IntVar(&o.row, "row", 1, "the row whose message is sent (1 is the first data row)")
+	cmd.Flags().BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch (nothing leaves the machine)")
+	return cmd
+}
+
+func runTestSend(ctx context.Context, g *globalOptions, o *testSendOptions, path string) error {
+	if o.to == "" {
+		return &usageError{errors.New("--to is required: the address the test message goes to")}
+	}
+	if o.row < 1 {
+		return &usageError{errors.New("--row must be 1 or more")}
+	}
+	log := g.logger()
+	lopts := campaign.LoadOptions{LookupEnv: os.LookupEnv}
+	var local *localSandbox
+	if o.sandbox {
+		var err error
+		if local, err = startLocalSandbox(ctx, g.sandboxLogger()); err != nil {
+			return err
+		}
+		defer local.close()
+		lopts.OverrideAPI = local.override()
+	}
+	c, err := campaign.LoadFile(path, lopts)
+	if err != nil {
+		return fmt.Errorf("test-send: %w", err)
+	}
+	ropts := campaign.RunOptions{Logger: log, Out: g.stderr}
+	if local != nil {
+		ropts.Endpoint = campaign.SandboxEndpoint
+		ropts.Journal = campaign.SandboxJournalPath(c.Sending.Journal)
+	}
+	_, err = campaign.TestSend(ctx, c, o.to, o.row, ropts)
+	return err
+}
