@@ -124,6 +124,7 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		at       time.Time
 		err      string
 		changed  bool
+		accepted time.Time // date of the acceptance receipt, if seen
 		nonPEC   bool
 		pec      bool
 		warnings map[string]bool // dates of distinct warnings
@@ -173,6 +174,9 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 					w.nonPEC = true
 				case tagCertified:
 					w.pec = true
+				}
+				if w.accepted.IsZero() || c.Date.Before(w.accepted) {
+					w.accepted = c.Date
 				}
 				set(w, journal.RecipientAccepted, c.Date, "")
 			}
@@ -229,7 +233,7 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		warnings := len(w.warnings)
 		if w.changed || warnings > w.Warnings {
 			out = append(out, journal.Outcome{
-				Address: w.Address, State: w.State, At: w.at, Error: w.err, Warnings: warnings,
+				Address: w.Address, State: w.State, At: w.at, Error: w.err, Warnings: warnings, AcceptedAt: w.accepted,
 			})
 		}
 		if !w.State.Final() {

@@ -372,3 +372,19 @@ func FuzzBodyAddresses(f *testing.F) {
 		}
 	})
 }
+
+// TestDeriveOutcomesKeepsAcceptanceDate checks that an acceptance seen in
+// the same poll as the delivery still gives the row its acceptance time.
+func TestDeriveOutcomesKeepsAcceptanceDate(t *testing.T) {
+	const a = "a@pec.example.it"
+	stored := []recipientStatus{{Address: a, State: journal.RecipientPending}}
+	receipts := []client.Receipt{rcpt("delivery", 3*time.Second, a), rcpt("acceptance", time.Second, "", a)}
+	outcomes, _ := deriveOutcomes(stored, classifyReceipts(receipts), t0.Add(4*time.Second), t0.Add(26*time.Hour))
+	if len(outcomes) != 1 {
+		t.Fatalf("got %d outcomes, want 1: %+v", len(outcomes), outcomes)
+	}
+	o := outcomes[0]
+	if o.State != journal.RecipientDelivered || !o.AcceptedAt.Equal(t0.Add(time.Second)) || !o.At.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("outcome %+v: want delivered at t0+3s, accepted at t0+1s", o)
+	}
+}

@@ -57,6 +57,11 @@ type Outcome struct {
 	// Warnings is how many time-limit warnings this recipient has had so
 	// far; the journal keeps the larger of this and the stored count.
 	Warnings int
+	// AcceptedAt is the date of the acceptance receipt, when the runner saw
+	// it. The acceptance and the delivery often arrive in the same poll, so
+	// the outcome is already "delivered" and only this field tells the row
+	// when it was accepted.
+	AcceptedAt time.Time
 }
 
 // Applied tells what ApplyReceipts did.
@@ -252,6 +257,9 @@ func updateTrackedRow(ctx context.Context, tx *wtx, c current, next State, errs 
 	var setAccepted, setFinal any
 	var acceptedAt, finalAt int64
 	for _, o := range outcomes {
+		if !o.AcceptedAt.IsZero() && (acceptedAt == 0 || o.AcceptedAt.UnixMilli() < acceptedAt) {
+			acceptedAt = o.AcceptedAt.UnixMilli()
+		}
 		if o.At.IsZero() {
 			continue
 		}

@@ -427,3 +427,24 @@ func TestReceiptsDeleted(t *testing.T) {
 		t.Errorf("archive has %d receipts", len(rs))
 	}
 }
+
+// TestAcceptedAtFromDeliveredOutcome covers the common case of the acceptance
+// and the delivery arriving in the same poll: the outcome is already
+// "delivered", and the row's accepted_at must still be the acceptance's date.
+func TestAcceptedAtFromDeliveredOutcome(t *testing.T) {
+	ctx := context.Background()
+	j, _, row := trackRow(t, "uno@pec.it")
+	accepted := time.Date(2026, 3, 2, 10, 0, 1, 0, time.UTC)
+	delivered := time.Date(2026, 3, 2, 10, 0, 3, 0, time.UTC)
+	_, err := j.ApplyReceipts(ctx, row.ID,
+		[]Receipt{receipt("acceptance", "a", ""), receipt("delivery", "d", "uno@pec.it")},
+		[]Outcome{{Address: "uno@pec.it", State: RecipientDelivered, At: delivered, AcceptedAt: accepted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustRowID(t, j.Reader, row.ID)
+	if got.State != StateDelivered || !got.AcceptedAt.Equal(accepted) || !got.FinalAt.Equal(delivered) {
+		t.Errorf("row %s accepted %v final %v, want delivered accepted %v final %v",
+			got.State, got.AcceptedAt, got.FinalAt, accepted, delivered)
+	}
+}

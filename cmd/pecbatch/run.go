@@ -92,6 +92,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, path string) e
 	if o.limit < 0 {
 		return &usageError{errors.New("--limit must be 0 (all) or more")}
 	}
+	// Refuse before preflight and before a journal is created: without a
+	// terminal nobody can answer the question.
+	if !o.yes && !o.stdinTerminal() {
+		return &usageError{errors.New("run asks for confirmation before sending, but standard input is not a terminal: " +
+			"run again with --yes")}
+	}
 	log := g.logger()
 	lopts := campaign.LoadOptions{LookupEnv: os.LookupEnv}
 	var local *localSandbox
@@ -132,10 +138,6 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, path string) e
 // confirm asks on the terminal before the first send.
 func (o *runOptions) confirm(g *globalOptions) func(campaign.Plan) (bool, error) {
 	return func(p campaign.Plan) (bool, error) {
-		if !o.stdinTerminal() {
-			return false, &usageError{fmt.Errorf("about to send %d message(s), but there is no terminal to confirm it: "+
-				"run again with --yes", p.ToSend)}
-		}
 		fmt.Fprintf(g.stderr, "Send %d message(s) to %s now? [y/N] ", p.ToSend, p.Endpoint)
 		line, err := bufio.NewReader(o.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {

@@ -99,12 +99,15 @@ func TestRunCommandSandbox(t *testing.T) {
 }
 
 // TestRunCommandNeedsConfirmation: without a terminal and without --yes,
-// run refuses before sending anything.
+// run refuses before sending anything, and before creating a journal.
 func TestRunCommandNeedsConfirmation(t *testing.T) {
 	file := runCmdCampaign(t, 2)
 	code, _, stderr := runPecbatch(t, "run", file, "--sandbox")
 	if code != exitInvalid || !strings.Contains(stderr, "--yes") {
 		t.Fatalf("exit %d, want %d with a hint about --yes:\n%s", code, exitInvalid, stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "*.db*")); len(left) > 0 {
+		t.Errorf("a refused run left files behind: %v", left)
 	}
 }
 
