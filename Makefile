@@ -21,6 +21,10 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash scripts/bench.sh
 
+# 2,000 sends against a faster sandbox with faults on; exactly-once checked at the end.
+soak: build
+	bash scripts/soak.sh
+
 # Every fuzz target for FUZZTIME each; crashers land in testdata/fuzz as regression tests.
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -47,19 +46,12 @@ func runTestSend(ctx context.Context, g *globalOptions, o *testSendOptions, path
 		return &usageError{errors.New("--row must be 1 or more")}
 	}
 	log := g.logger()
-	lopts := campaign.LoadOptions{LookupEnv: os.LookupEnv}
-	var local *localSandbox
-	if o.sandbox {
-		var err error
-		if local, err = startLocalSandbox(ctx, g.sandboxLogger()); err != nil {
-			return err
-		}
-		defer local.close()
-		lopts.OverrideAPI = local.override()
-	}
-	c, err := campaign.LoadFile(path, lopts)
+	c, local, err := loadForSending(ctx, g, path, o.sandbox)
 	if err != nil {
 		return fmt.Errorf("test-send: %w", err)
+	}
+	if local != nil {
+		defer local.close()
 	}
 	ropts := campaign.RunOptions{Logger: log, Out: g.stderr}
 	if local != nil {
