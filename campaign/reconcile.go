@@ -39,10 +39,14 @@ type reconciler struct {
 	// ambiguous holds the rows whose last search found acceptances that
 	// could be theirs or another's: they are never resent automatically.
 	ambiguous map[int64]bool
+	// searched holds the rows whose last search of the mailbox went
+	// through to the time of their send: only they may be resent, since a
+	// failed or cut-short search may have missed their acceptance.
+	searched map[int64]bool
 }
 
 func newReconciler(e *runEnv) *reconciler {
-	return &reconciler{e: e, ambiguous: map[int64]bool{}}
+	return &reconciler{e: e, ambiguous: map[int64]bool{}, searched: map[int64]bool{}}
 }
 
 // adoptInterrupted turns the rows a previous run left in sending into
@@ -103,6 +107,11 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 		}
 		if r.ambiguous[row.ID] {
 			r.e.say("Row %d (key %q) is not resent: an acceptance in the mailbox may be its own; check the mailbox.",
+				row.RowNumber, row.Key)
+			continue
+		}
+		if !r.searched[row.ID] {
+			r.e.say("Row %d (key %q) is not resent: the mailbox could not be searched for its acceptance; run again later.",
 				row.RowNumber, row.Key)
 			continue
 		}
@@ -202,7 +211,11 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		}
 	}
 	since := oldest.Add(-e.skew)
+	for _, row := range rows {
+		delete(r.searched, row.ID)
+	}
 	var cands []reconCand
+	complete := false
 	for page := 1; page <= maxInboxPagesPerSubject; page++ {
 		if err := e.pollLim.Wait(ctx); err != nil {
 			return nil, err
@@ -232,8 +245,13 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		// The mailbox lists the newest first: a page of only older
 		// messages means the rest is older still.
 		if len(p.Entries) == 0 || older == len(p.Entries) || page >= p.Pages {
+			complete = true
 			break
 		}
+	}
+	if !complete {
+		return nil, fmt.Errorf("reconcile: the search of the mailbox for %q stopped after %d pages without reaching "+
+			"the time of the send", subject, maxInboxPagesPerSubject)
 	}
 	for i := range cands {
 		if err := e.pollLim.Wait(ctx); err != nil {
@@ -252,11 +270,28 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 			cands[i].Recipients = bodyAddresses(m.Body)
 		}
 	}
-	rr := make([]reconRow, len(rows))
-	for i, row := range rows {
-		rr[i] = reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt}
+	// A send in flight (sending) may be the one an acceptance found belongs
+	// to, and so may a row that became unknown during the search: they
+	// take part as claimants, never given anything here. Read after the
+	// search, sending before unknown: a row whose acceptance the search saw
+	// was committed as sending before it, and is in one list or the other.
+	claimants, err := e.j.RowsInState(ctx, 0, journal.StateSending, journal.StateUnknown)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	own := make(map[int64]bool, len(rows))
+	rr := make([]reconRow, 0, len(rows))
+	for _, row := range rows {
+		own[row.ID] = true
+		rr = append(rr, reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt})
+	}
+	for _, row := range claimants {
+		if row.Subject == subject && !own[row.ID] {
+			rr = append(rr, reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt})
+		}
 	}
 	matches, ambiguous := matchSends(rr, cands, e.skew, e.c.Sending.ReconcileWindow)
+	ambiguous = slices.DeleteFunc(ambiguous, func(id int64) bool { return !own[id] })
 	wctx := context.WithoutCancel(ctx)
 	found := map[int64]bool{}
 	for _, row := range rows {
@@ -264,6 +299,13 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 	}
 	for _, id := range ambiguous {
 		r.ambiguous[id] = true
+	}
+	for _, row := range rows {
+		// A row given an acceptance below is searched only once that is
+		// recorded: if recording fails, the acceptance still exists.
+		if _, ok := matches[row.ID]; !ok {
+			r.searched[row.ID] = true
+		}
 	}
 	if len(ambiguous) > 0 {
 		e.log.Warn("acceptances found that could belong to more than one unknown row: none is assigned",
