@@ -20,6 +20,12 @@ const frontierCap = 2 * time.Minute
 // pollRetry is the wait before polling again a row whose poll failed.
 const pollRetry = 10 * time.Second
 
+// maxPollOutage is how long every receipt poll may fail before tracking
+// gives up and says so: a give-up time cannot be applied to receipts that
+// could not be read, and an API that stays down must not make run or poll
+// wait forever. Nothing is lost: `pecbatch poll` resumes tracking.
+const maxPollOutage = 30 * time.Minute
+
 // tracker polls the receipts of every submitted row on its own schedule,
 // with its own rate limiter, while the sender sends, and reconciles the
 // rows whose send had an unknown outcome. It runs in one goroutine (run);
@@ -42,6 +48,9 @@ type tracker struct {
 	polls    int
 	final    int
 	prog     *progress
+	// failingSince is when the current run of failed polls began (zero
+	// after a poll that worked).
+	failingSince time.Time
 }
 
 type trackMode int
@@ -441,6 +450,13 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 				"username and password, then run `pecbatch poll` to resume tracking: %w", err)
 		}
 		log.Warn("poll failed; trying again later", "error", err)
+		if t.failingSince.IsZero() {
+			t.failingSince = now
+		}
+		if outage := now.Sub(t.failingSince); outage >= maxPollOutage {
+			return fmt.Errorf("track: every receipt poll has failed for %s (last: %w): the API may be down; "+
+				"nothing is lost: run `pecbatch poll` later to resume tracking", outage.Round(time.Second), err)
+		}
 		next := now.Add(pollRetry + time.Duration(t.e.jit.float64()*float64(pollRetry)))
 		if err := t.e.j.RecordPoll(wctx, r.id, next); err != nil {
 			return fmt.Errorf("track: %w", err)
@@ -448,6 +464,7 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 		t.schedule(r, next)
 		return nil
 	}
+	t.failingSince = time.Time{}
 	cls := classifyReceipts(receipts)
 	statuses := make([]recipientStatus, len(r.recipients))
 	for i, a := range r.recipients {

@@ -418,3 +418,41 @@ func TestTrackingAlongsideSending(t *testing.T) {
 		t.Errorf("counts %v", res.Counts)
 	}
 }
+
+// TestTrackingGivesUpWhenTheAPIStaysDown: when every poll fails, tracking
+// must not wait forever; it stops with an error that says how to resume,
+// and the rows stay tracked (not final) for the next `poll`.
+func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign[:2]...)
+	sendAllFrozen(t, f, clk)
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	clk.setJump(true)
+	_, out, err := f.poll(context.Background(), RunOptions{Clock: clk})
+	if err == nil || !strings.Contains(err.Error(), "pecbatch poll") || !strings.Contains(err.Error(), "failed for") {
+		t.Fatalf("Poll with the API down: err %v, want the outage error\n%s", err, out)
+	}
+	if elapsed := clk.Now().Sub(t0); elapsed < maxPollOutage || elapsed > maxPollOutage+5*time.Minute {
+		t.Errorf("gave up after %s of clock time, want about %s", elapsed, maxPollOutage)
+	}
+	for key, st := range f.states() {
+		if st.Final() {
+			t.Errorf("row %s is %s: receipts that could not be read must not make a row final", key, st)
+		}
+	}
+	// Once the API is back, a new poll finishes the campaign.
+	f.setWrap(nil)
+	if _, out, err := f.poll(context.Background(), RunOptions{Clock: clk}); err != nil && !errors.Is(err, ErrRowsFailed) {
+		t.Fatalf("Poll after the outage: %v\n%s", err, out)
+	}
+	for key, st := range f.states() {
+		if !st.Final() {
+			t.Errorf("row %s is %s after the API came back, want final", key, st)
+		}
+	}
+}
