@@ -210,7 +210,16 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 			oldest = row.SendingAt
 		}
 	}
-	since := oldest.Add(-e.skew)
+	// Receipts are dated by the provider's clock, the journal by this
+	// computer's: widen the window by how far apart they are, or a computer
+	// whose clock is off (no NTP) never finds an acceptance, and
+	// --resend-unknown sends the row twice.
+	offset, err := r.clockOffset(ctx)
+	if err != nil {
+		return nil, err
+	}
+	before, after := e.skew+max(-offset, 0), e.c.Sending.ReconcileWindow+max(offset, 0)
+	since := oldest.Add(-before)
 	for _, row := range rows {
 		delete(r.searched, row.ID)
 	}
@@ -290,7 +299,7 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 			rr = append(rr, reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt})
 		}
 	}
-	matches, ambiguous := matchSends(rr, cands, e.skew, e.c.Sending.ReconcileWindow)
+	matches, ambiguous := matchSends(rr, cands, before, after)
 	ambiguous = slices.DeleteFunc(ambiguous, func(id int64) bool { return !own[id] })
 	wctx := context.WithoutCancel(ctx)
 	found := map[int64]bool{}
@@ -343,6 +352,44 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		}
 	}
 	return found, nil
+}
+
+// clockOffsetSamples bounds the rows clockOffset reads.
+const clockOffsetSamples = 25
+
+// clockOffset estimates how far the dates of the provider's receipts run
+// ahead of this computer's clock (negative: behind), from rows whose
+// acceptance is archived: the acceptance's date less the journal's sending
+// time, the median of a few rows. It includes the provider's acceptance
+// delay (a second or two), which only widens the match window a little. 0
+// while no acceptance is archived.
+func (r *reconciler) clockOffset(ctx context.Context) (time.Duration, error) {
+	rows, err := r.e.j.RowsInState(ctx, clockOffsetSamples, journal.StateAccepted, journal.StateDelivered,
+		journal.StateFailed, journal.StateExpired, journal.StateAcceptedNotCertifiable)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile: %w", err)
+	}
+	var samples []time.Duration
+	for _, row := range rows {
+		if row.SendingAt.IsZero() {
+			continue
+		}
+		receipts, err := r.e.j.Receipts(ctx, row.ID)
+		if err != nil {
+			return 0, fmt.Errorf("reconcile: %w", err)
+		}
+		for _, rc := range receipts {
+			if rc.Kind == string(client.KindAcceptance) && !rc.Date.IsZero() {
+				samples = append(samples, rc.Date.Sub(row.SendingAt))
+				break
+			}
+		}
+	}
+	if len(samples) == 0 {
+		return 0, nil
+	}
+	slices.Sort(samples)
+	return samples[len(samples)/2], nil
 }
 
 // provesSend reports whether a receipt proves that the service acted on a

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pecbatch/pecbatch/journal"
+)
+
+// crashesSeed seeds the kill plan and the sandbox's faults of
+// TestCrashesSendingAndTracking: `go test -run TestCrashes -crashes.seed N`
+// replays another plan.
+var crashesSeed = flag.Uint64("crashes.seed", 6, "seed of the kill plan and the faults of TestCrashesSendingAndTracking")
+
+// killPoint is a moment of a pecbatch run at which the test kills it with
+// SIGKILL.
+type killPoint struct {
+	name string
+	// tracking says the point is in tracking or reconciliation, not in
+	// sending.
+	tracking bool
+	// hook returns the hook that kills the run at the point; it sets
+	// *fired when it kills.
+	hook func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook
+	// after, when set, kills the run after that long instead of at a
+	// request.
+	after func(rng *rand.Rand) time.Duration
+}
+
+// killAt returns a hook that, at the n-th request of kind, runs act.
+func killAt(name, kind string, n int, fired *atomic.Value, act func(c *relCall)) relHook {
+	return func(c *relCall) bool {
+		if c.Kind != kind || c.N != n {
+			return false
+		}
+		fired.Store(name)
+		act(c)
+		return true
+	}
+}
+
+// killSoonAfter answers the request and kills the process d later: while
+// it records the answer in the journal.
+func killSoonAfter(c *relCall, d time.Duration) {
+	c.pass()
+	go func() {
+		time.Sleep(d)
+		c.kill()
+	}()
+}
+
+func killPoints() []killPoint {
+	return []killPoint{
+		{name: "send: before the request reaches the service", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			return killAt("send-before", "send", 1+rng.IntN(6), fired, func(c *relCall) { c.kill(); c.drop() })
+		}},
+		{name: "send: the service sent it, before the answer", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			return killAt("send-unanswered", "send", 1+rng.IntN(6), fired, func(c *relCall) { c.forward(); c.kill(); c.drop() })
+		}},
+		{name: "send: just after the answer", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			d := time.Duration(rng.IntN(15)) * time.Millisecond
+			return killAt("send-answered", "send", 1+rng.IntN(6), fired, func(c *relCall) { killSoonAfter(c, d) })
+		}},
+		{name: "tracking: during a receipts poll", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			return killAt("poll-before", "poll", 1+rng.IntN(3), fired, func(c *relCall) { c.kill(); c.drop() })
+		}},
+		{name: "tracking: while recording a poll's receipts", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			d := time.Duration(rng.IntN(15)) * time.Millisecond
+			return killAt("poll-answered", "poll", 1+rng.IntN(3), fired, func(c *relCall) { killSoonAfter(c, d) })
+		}},
+		{name: "reconciliation: during the mailbox search", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+			d := time.Duration(rng.IntN(15)) * time.Millisecond
+			return killAt("inbox", "inbox", 1+rng.IntN(3), fired, func(c *relCall) { killSoonAfter(c, d) })
+		}},
+		{name: "any moment", after: func(rng *rand.Rand) time.Duration {
+			return time.Duration(50+rng.IntN(1500)) * time.Millisecond
+		}},
+	}
+}
+
+// TestCrashesSendingAndTracking sends a 100-row campaign against a sandbox
+// that drops 10 % of the sends after sending them and answers 5 % with a
+// 500 without sending, and kills `pecbatch run` with SIGKILL again and
+// again at seeded random points: before a send reaches the service, after
+// the service sent it but before the answer, while the answer is being
+// recorded, during a receipts poll, while a poll's receipts are archived,
+// during the reconciliation's mailbox search, and at random moments. At
+// least 24 kills land, at least 8 of them in sending and 8 in tracking,
+// and 4 once every row is sent (when half the runs are `pecbatch poll`).
+// Then runs go to the end (with --resend-unknown, which every run has).
+// Afterwards: every row was sent exactly once (the sandbox's own record),
+// the journal has every row delivered with the code the sandbox gave it,
+// and every receipt of GET /send/{code} is archived exactly once.
+func TestCrashesSendingAndTracking(t *testing.T) {
+	t.Parallel()
+	const (
+		rows                 = 100
+		minKills             = 24
+		minSending, minTrack = 8, 8
+		minAfterSent         = 4 // kills once every row is sent: tracking and reconciliation only
+		maxRuns              = 150
+	)
+	seed := *crashesSeed
+	cfg := relDefaults(rows)
+	cfg.subject = "Avviso di pagamento" // one subject: reconciliation must tell rows apart by recipient
+	cfg.rate, cfg.window, cfg.maxErrors = "20/s", "2s", 1000
+	cfg.sandbox.SendRate = 20
+	cfg.sandbox.FailRate, cfg.sandbox.DropRate, cfg.sandbox.Seed = 0.05, 0.1, int64(seed)
+	cfg.sandbox.AcceptDelay, cfg.sandbox.DeliverDelay = 100*time.Millisecond, 3*time.Second
+	f := newRelFixture(t, buildPecbatch(t), cfg)
+
+	rng := rand.New(rand.NewPCG(seed, 2026))
+	points := killPoints()
+	landed := map[string]int{}
+	var kills, sendingKills, trackingKills, afterSentKills, runs int
+	start := time.Now()
+	done := false
+	lastExit, polls, statuses := -1, 0, 0
+	for runs = 1; runs <= maxRuns && !done; runs++ {
+		pending := f.pendingRows()
+		killing := kills < minKills || sendingKills < minSending || trackingKills < minTrack || afterSentKills < minAfterSent
+		// Once every row is sent, half the runs are `pecbatch poll`, which
+		// tracks and reconciles but never sends; a run after one that left
+		// rows unknown is `run --resend-unknown`, which sends them again.
+		usePoll := pending == 0 && lastExit != exitRowsUnknown && rng.IntN(2) == 0
+		var p killPoint
+		var fired atomic.Value
+		stop := make(chan struct{})
+		if killing {
+			p = chooseKillPoint(rng, points, runs == 1, pending != 0 && !usePoll,
+				sendingKills < minSending, trackingKills < minTrack)
+			if p.hook != nil {
+				f.setHook(p.hook(f, rng, &fired))
+			} else {
+				f.setHook(nil)
+				d := p.after(rng)
+				go func() {
+					select {
+					case <-time.After(d):
+						fired.Store("timer")
+						f.killRunning()
+					case <-stop:
+					}
+				}()
+			}
+		} else {
+			f.setHook(nil)
+		}
+		var res relResult
+		if usePoll {
+			polls++
+			res = f.run("poll", f.file, "--report", "-")
+		} else {
+			res = f.runCampaign("--resend-unknown", "--report", "-")
+		}
+		close(stop)
+		f.checkNoDuplicates()
+		if t.Failed() {
+			t.Fatalf("run %d (%s): a duplicate send:\n%s", runs, p.name, res)
+		}
+		lastExit = res.code
+		if res.signal == syscall.SIGKILL {
+			kills++
+			name, _ := fired.Load().(string)
+			landed[name]++
+			if p.tracking {
+				trackingKills++
+			} else if p.after == nil {
+				sendingKills++
+			}
+			if pending == 0 {
+				afterSentKills++
+			}
+			// status and report read the journal as the kill left it.
+			if f.journalInitialised() {
+				statuses++
+				st, sres := f.status()
+				if st == nil || st.Rows != rows {
+					t.Fatalf("status after a kill: %+v %s", st, sres)
+				}
+				wantExit(t, "report after a kill", f.run("report", f.file, "-o", filepath.Join(f.dir, "after-kill.csv")), exitOK)
+			}
+			continue
+		}
+		switch res.code {
+		case exitOK:
+			done = !killing
+			if killing {
+				t.Fatalf("the campaign finished after %d kills (%d sending, %d tracking): too few rows left to kill in", kills, sendingKills, trackingKills)
+			}
+		case exitRowsUnknown:
+			// Every unknown row's window has passed when run returns
+			// this; the next run (with --resend-unknown) sends them again.
+		default:
+			t.Fatalf("run %d (kill point %q): %s", runs, p.name, res)
+		}
+	}
+	if !done {
+		t.Fatalf("the campaign did not finish in %d runs", maxRuns)
+	}
+	f.setHook(nil)
+	sum := f.verify()
+	st, res := f.status()
+	if st == nil || st.Counts[string(journal.StateDelivered)] != rows {
+		t.Errorf("status: %+v %s", st, res)
+	}
+
+	var names []string
+	for n, c := range landed {
+		names = append(names, n+": "+strconv.Itoa(c))
+	}
+	sort.Strings(names)
+	t.Logf("seed %d: %d runs, %d SIGKILLs survived (%d in sending, %d in tracking or reconciliation, %d at random moments; "+
+		"%d once every row was sent) in %v", seed, runs-1, kills, sendingKills, trackingKills,
+		kills-sendingKills-trackingKills, afterSentKills, time.Since(start).Round(time.Second))
+	t.Logf("kill points: %s; %d of the runs were `pecbatch poll`; status and report checked after %d kills", strings.Join(names, "; "), polls, statuses)
+	t.Logf("faults answered: %d sends answered 500, %d connections cut without an answer (drops and kills); "+
+		"%d sends, %d duplicates, %d lost, %d receipts archived once each",
+		f.answers(http.StatusInternalServerError), f.answers(0), sum.sends, sum.duplicates, sum.missing, sum.receipts)
+	if kills < minKills || sendingKills < minSending || trackingKills < minTrack || afterSentKills < minAfterSent {
+		t.Errorf("only %d kills landed (%d in sending, %d in tracking), want %d (%d, %d)",
+			kills, sendingKills, trackingKills, minKills, minSending, minTrack)
+	}
+}
+
+// chooseKillPoint picks the next kill point: a sending one for the first
+// run (nothing to track yet), none while no row is left to send, and
+// mostly of the kind still short of its minimum.
+func chooseKillPoint(rng *rand.Rand, points []killPoint, first, pending, needSending, needTracking bool) killPoint {
+	var sending, tracking, others []killPoint
+	for _, p := range points {
+		switch {
+		case p.tracking:
+			tracking = append(tracking, p)
+		case p.after == nil:
+			sending = append(sending, p)
+		}
+		if pending || p.tracking || p.after != nil {
+			others = append(others, p)
+		}
+	}
+	pick := func(ps []killPoint) killPoint { return ps[rng.IntN(len(ps))] }
+	switch {
+	case first:
+		return pick(sending)
+	case pending && needSending && (!needTracking || rng.IntN(3) > 0):
+		return pick(sending)
+	case needTracking:
+		return pick(tracking)
+	}
+	return pick(others)
+}
+
+// journalInitialised reports whether the journal holds a campaign (a kill
+// can come before the first run created it).
+func (f *relFixture) journalInitialised() bool {
+	ctx := context.Background()
+	r, err := journal.OpenReadOnly(ctx, f.journal)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	_, err = r.Meta(ctx)
+	return err == nil
+}
+
+// pendingRows counts the journal's pending rows (0 before the journal exists).
+func (f *relFixture) pendingRows() int {
+	ctx := context.Background()
+	r, err := journal.OpenReadOnly(ctx, f.journal)
+	if err != nil {
+		return -1
+	}
+	defer r.Close()
+	c, err := r.Counts(ctx)
+	if err != nil {
+		return -1
+	}
+	return c[journal.StatePending]
+}
