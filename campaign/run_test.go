@@ -3,6 +3,8 @@ package campaign
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -296,4 +298,27 @@ func TestRunSandboxDropRate(t *testing.T) {
 		t.Errorf("counts %v", res.Counts)
 	}
 	f.checkExactlyOnce(10)
+}
+
+func TestPacedRate(t *testing.T) {
+	tests := []struct {
+		limit, want float64
+	}{
+		{1, 1 / 1.01},    // 1 % of a second
+		{0.5, 1 / 2.02},  // 1 % of two seconds
+		{20, 1 / 0.055},  // 50 ms + at least 5 ms
+		{100, 1 / 0.015}, // 10 ms + 5 ms
+		{0, 0},           // no pacing stays no pacing
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			got := pacedRate(tt.limit)
+			if math.Abs(got-tt.want) > 1e-9*max(1, tt.want) {
+				t.Errorf("pacedRate(%v) = %v, want %v", tt.limit, got, tt.want)
+			}
+			if tt.limit > 0 && got >= tt.limit {
+				t.Errorf("pacedRate(%v) = %v is not below the limit", tt.limit, got)
+			}
+		})
+	}
 }
