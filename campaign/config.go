@@ -704,6 +704,10 @@ func (l *loader) expand(key string, s scalar, api bool) (string, bool) {
 				l.warned[name] = true
 				l.warn(s.Line, key, "environment variable %s is not set; this command does not need it, but 'pecbatch run' will", name)
 			}
+		case api:
+			// The endpoint and credentials belong in the environment, never
+			// in the campaign file: don't suggest writing them there.
+			l.problem(s.Line, key, "environment variable %s is not set: export it (export %s=...) and run again", name, name)
 		default:
 			l.problem(s.Line, key, "environment variable %s is not set: export it (export %s=...) or write the value, or ${%s:-default}", name, name, name)
 		}
