@@ -6,26 +6,23 @@ import (
 	"crypto/sha256"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// Golden files are rewritten with `go test -update`. Other test files of the
-// package define the same flag: whichever init runs first defines it.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata/")
-	}
-}
+// update makes the golden-file tests of the package rewrite their files:
+// go test ./campaign/ -update.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// goldenCampaign compares got with testdata/campaign/name, or rewrites it
-// under -update.
-func goldenCampaign(t *testing.T, name string, got []byte) {
+// checkGoldenFile compares got with testdata/path, or rewrites it under
+// -update.
+func checkGoldenFile(t *testing.T, path string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "campaign", name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+	path = filepath.Join("testdata", path)
+	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -39,20 +36,32 @@ func goldenCampaign(t *testing.T, name string, got []byte) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs from the golden file at line %d (run go test -update if intended):\n got: %q\nwant: %q", name, i+1, g, w)
-			}
+		t.Errorf("%s differs from the golden file (run go test -update if the change is intended)\n%s", path, firstDiff(got, want))
+	}
+}
+
+// firstDiff shows where two outputs part, line by line.
+func firstDiff(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d:\n got: %q\nwant: %q", i+1, gl, wl)
 		}
 	}
+	return "(same lines, different bytes)"
+}
+
+// goldenCampaign checks got against testdata/campaign/name.
+func goldenCampaign(t *testing.T, name string, got []byte) {
+	t.Helper()
+	checkGoldenFile(t, filepath.Join("campaign", name), got)
 }
 
 // minimalPDF is a small but complete PDF document.

@@ -12,19 +12,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Golden files are rewritten with `go test -update`; another test file of
-// the package may define the same flag.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files in testdata/")
-	}
-}
+// update makes the golden-file tests rewrite their files: go test -update.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // checkCmdGolden compares got with testdata/name, or rewrites it under -update.
 func checkCmdGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
