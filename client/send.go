@@ -85,37 +85,44 @@ func (c *Client) send(ctx context.Context, req *SendRequest) (*SendResult, error
 		return nil, fmt.Errorf("client: send: %w", err)
 	}
 	cl := &call{method: http.MethodPost, path: "/send", body: body, send: true}
-	var throttled *APIError
 	for attempt := 1; ; attempt++ {
 		if err := c.waitTurn(ctx); err != nil {
-			if throttled != nil {
+			if attempt > 1 {
 				return nil, fmt.Errorf("client: send: %w: waiting after a 429: %w", ErrNotSent, err)
 			}
 			return nil, fmt.Errorf("client: send: %w: waiting for the send rate limit: %w", ErrNotSent, err)
 		}
-		a, err := c.do(ctx, cl)
-		if err != nil {
-			return nil, fmt.Errorf("client: send: %w", err)
+		if res, retry, err := c.sendAttempt(ctx, cl, attempt); !retry {
+			return res, err
 		}
-		if a.status == http.StatusTooManyRequests {
-			if throttled, err = c.throttled(a, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		res, err := c.decodeSendAnswer(a)
-		if err != nil {
-			return nil, fmt.Errorf("client: send: %w", err)
-		}
-		return res, nil
 	}
+}
+
+// sendAttempt makes the attempt-th request of a send and reads its answer:
+// the result, or the error to return, or retry after a 429 (the Client is
+// then held back for its Retry-After). Both send paths go through it.
+func (c *Client) sendAttempt(ctx context.Context, cl *call, attempt int) (res *SendResult, retry bool, err error) {
+	a, err := c.do(ctx, cl)
+	if err != nil {
+		return nil, false, fmt.Errorf("client: send: %w", err)
+	}
+	if a.status == http.StatusTooManyRequests {
+		if err := c.throttled(a, attempt); err != nil {
+			return nil, false, err
+		}
+		return nil, true, nil
+	}
+	if res, err = c.decodeSendAnswer(a); err != nil {
+		return nil, false, fmt.Errorf("client: send: %w", err)
+	}
+	return res, false, nil
 }
 
 // throttled handles a 429 answer to the attempt-th request of a send: it holds every sender of the Client
 // back for the Retry-After (1 s when absent or zero; the limit is the account's, not one goroutine's) and
-// returns the *APIError to retry after, or, when the attempts are spent or the wait is too long to make
-// silently, the error to return.
-func (c *Client) throttled(a *answer, attempt int) (*APIError, error) {
+// returns nil to retry, or, when the attempts are spent or the wait is too long to make silently, the
+// error to return.
+func (c *Client) throttled(a *answer, attempt int) error {
 	e := c.apiError(a)
 	wait := e.RetryAfter
 	if wait <= 0 {
@@ -123,9 +130,9 @@ func (c *Client) throttled(a *answer, attempt int) (*APIError, error) {
 	}
 	c.holdBack(min(wait, maxRetryAfter))
 	if attempt >= maxSendAttempts || wait > maxRetryAfter {
-		return e, fmt.Errorf("client: send: %w", e)
+		return fmt.Errorf("client: send: %w", e)
 	}
-	return e, nil
+	return nil
 }
 
 // encodeSend validates req and returns the JSON body of POST /send. The mailbox credentials go in the body,

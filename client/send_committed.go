@@ -62,21 +62,9 @@ func (c *Client) sendCommitted(ctx context.Context, req *SendRequest, commit fun
 		if err := c.waitSpacing(detached); err != nil {
 			return nil, fmt.Errorf("client: send: %w", err)
 		}
-		a, err := c.do(detached, cl)
-		if err != nil {
-			return nil, fmt.Errorf("client: send: %w", err)
+		if res, retry, err := c.sendAttempt(detached, cl, attempt); !retry {
+			return res, err
 		}
-		if a.status == http.StatusTooManyRequests {
-			if _, err := c.throttled(a, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		res, err := c.decodeSendAnswer(a)
-		if err != nil {
-			return nil, fmt.Errorf("client: send: %w", err)
-		}
-		return res, nil
 	}
 }
 
