@@ -39,7 +39,7 @@ printf '%-8s %-4s %-9s %-11s %-9s %-13s %s\n' rows run seconds rows/s peak_MB cp
 for n in $rows; do
   dir="$work/w$n"
   python3 "$shared/bench/gen_workload.py" "$n" "$dir"
-  cp scripts/bench/body.html "$dir/body.html"
+  cp template/testdata/bench-body.html "$dir/body.html"
   cat >"$dir/campaign.yaml" <<'YAML'
 name: bench-validate
 api:
