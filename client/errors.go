@@ -115,10 +115,16 @@ type scrubber struct {
 	secrets []string
 }
 
+// minScrubbed is the shortest secret the scrubber looks for. A shorter one
+// cannot be told apart from ordinary text: replacing every "p" of a
+// one-letter password would garble every message ("htt[redacted]s://")
+// while hiding nothing.
+const minScrubbed = 4
+
 // scrub replaces every occurrence of a secret in s.
 func (s scrubber) scrub(text string) string {
 	for _, secret := range s.secrets {
-		if secret != "" {
+		if len(secret) >= minScrubbed {
 			text = strings.ReplaceAll(text, secret, "[redacted]")
 		}
 	}

@@ -125,3 +125,21 @@ func walkErrors(err error, visit func(error)) {
 		}
 	}
 }
+
+// TestScrubberLeavesShortSecretsAlone: a secret too short to tell apart
+// from ordinary text is not replaced, so messages stay readable; longer
+// ones always are.
+func TestScrubberLeavesShortSecretsAlone(t *testing.T) {
+	s := scrubber{secrets: []string{"p", "tok", "PASSWORD-QW77"}}
+	tests := []struct{ in, want string }{
+		{`Post "https://ws.pecmassiva.com/send": no such host`, `Post "https://ws.pecmassiva.com/send": no such host`},
+		{"echo PASSWORD-QW77 and tok", "echo [redacted] and tok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := s.scrub(tt.in); got != tt.want {
+				t.Errorf("scrub(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
