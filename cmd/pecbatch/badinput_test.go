@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -152,20 +151,6 @@ func badInputEnv() []string {
 		"PEC_USERNAME=user-badinput",
 		"PEC_PASSWORD=password-badinput",
 	}
-}
-
-// buildPecbatch builds the command into a temporary folder of t.
-func buildPecbatch(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pecbatch")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // materializeBadInput copies _base and then the case's own files into a

@@ -8,7 +8,7 @@ import (
 )
 
 func TestInitWritesAValidCampaign(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "nuova")
 	stdout, stderr, code := pecbatch(t, "init", dir)
 	if code != 0 {

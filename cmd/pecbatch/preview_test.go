@@ -25,7 +25,7 @@ func readManifest(t *testing.T, dir string) previewManifest {
 }
 
 func TestPreview(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	path := filepath.Join(examplesDir, "avviso", "campaign.yaml")
 	out := filepath.Join(t.TempDir(), "anteprima")
 	stdout, stderr, code := pecbatch(t, "preview", path, "--out", out, "--rows", "2,4-4")
@@ -107,7 +107,7 @@ func TestPreview(t *testing.T) {
 }
 
 func TestPreviewDefaults(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "c")
 	if _, stderr, code := pecbatch(t, "init", dir); code != 0 {
 		t.Fatal(stderr)
@@ -126,7 +126,7 @@ func TestPreviewDefaults(t *testing.T) {
 }
 
 func TestPreviewProblems(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	// A starter campaign whose second row has a broken address.
 	bad := filepath.Join(t.TempDir(), "c")
 	if _, stderr, code := pecbatch(t, "init", bad); code != 0 {

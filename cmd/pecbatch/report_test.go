@@ -95,13 +95,6 @@ func reportCampaign(t *testing.T, noJournal bool) string {
 	return filepath.Join(dir, "campaign.yaml")
 }
 
-func runPecbatch(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err := run(context.Background(), args, &out, &errb)
-	return reportError(&errb, err), out.String(), errb.String()
-}
-
 func TestReportCommand(t *testing.T) {
 	camp := reportCampaign(t, false)
 	dir := filepath.Dir(camp)

@@ -149,17 +149,15 @@ func TestPollCommand(t *testing.T) {
 	sb := sandbox.New(opts)
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	t.Setenv("PECMASSIVA_URL", srv.URL)
-	t.Setenv("PECMASSIVA_TOKEN", opts.Token)
-	t.Setenv("PEC_USERNAME", opts.Username)
-	t.Setenv("PEC_PASSWORD", opts.Password)
+	env := map[string]string{"PECMASSIVA_URL": srv.URL, "PECMASSIVA_TOKEN": opts.Token,
+		"PEC_USERNAME": opts.Username, "PEC_PASSWORD": opts.Password}
 	file := runCmdCampaign(t, 3)
 
-	code, _, stderr := runPecbatch(t, "run", file, "--yes", "--no-wait", "--report", "-")
+	_, stderr, code := pecbatchEnv(t, env, "run", file, "--yes", "--no-wait", "--report", "-")
 	if code != 0 || len(sb.Sends()) != 3 {
 		t.Fatalf("run --no-wait: exit %d, %d sends\n%s", code, len(sb.Sends()), stderr)
 	}
-	code, _, stderr = runPecbatch(t, "poll", file)
+	_, stderr, code = pecbatchEnv(t, env, "poll", file)
 	if code != 0 || !strings.Contains(stderr, "Rows: 3 delivered") || !strings.Contains(stderr, "Report: ") {
 		t.Fatalf("poll: exit %d\n%s", code, stderr)
 	}
@@ -169,11 +167,11 @@ func TestPollCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	code, _, stderr = runPecbatch(t, "run", file, "--yes")
+	_, stderr, code = pecbatchEnv(t, env, "run", file, "--yes")
 	if code != exitError || !strings.Contains(stderr, "holds the journal") || len(sb.Sends()) != 3 {
 		t.Errorf("run while the journal is held: exit %d, %d sends\n%s", code, len(sb.Sends()), stderr)
 	}
-	code, stdout, _ := runPecbatch(t, "status", file)
+	stdout, _, code := pecbatchEnv(t, env, "status", file)
 	if code != 0 || !strings.Contains(stdout, "3 row(s), 3 final") {
 		t.Errorf("status while the journal is held: exit %d\n%s", code, stdout)
 	}
