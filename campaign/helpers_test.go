@@ -5,11 +5,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"flag"
-	"github.com/pecbatch/pecbatch/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // update makes the golden-file tests of the package rewrite their files:

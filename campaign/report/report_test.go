@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"github.com/pecbatch/pecbatch/internal/testutil"
 	"io"
 	"iter"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // update makes the golden-file tests of the package rewrite their files:

@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 	"slices"
 	"time"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/journal"
 )

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/journal"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 	"log/slog"
 	"math"
 	"net/http"
@@ -14,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/journal"
-	"golang.org/x/time/rate"
 )
 
 // SandboxEndpoint is the endpoint identity a journal records for a run
@@ -301,8 +302,8 @@ func ResetSandboxJournal(ctx context.Context, path string) (bool, error) {
 }
 
 // Run sends a campaign, exactly once per row, and tracks every message to
-// its final state (unless NoWait). See the package documentation of the
-// runner for the guarantees. It returns the result with:
+// its final state (unless NoWait): the package documentation states the
+// guarantees. It returns the result with:
 //
 //   - nil when every row is delivered (or, with NoWait or Limit, when
 //     nothing failed so far);

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/journal"
 )
 

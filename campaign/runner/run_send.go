@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 	"time"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/journal"
 )
@@ -172,7 +172,7 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 			if jerr := e.j.MarkNotSent(wctx, row.ID, err.Error()); jerr != nil {
 				return fmt.Errorf("run: %w", jerr)
 			}
-			return fmt.Errorf("run: the campaign.API refused the credentials (401) at row %d, which was not sent: check the campaign.API "+
+			return fmt.Errorf("run: the API refused the credentials (401) at row %d, which was not sent: check the API "+
 				"token (api.token) and the mailbox username and password (sender.username, sender.password, usually "+
 				"from ${PECMASSIVA_TOKEN}, ${PEC_USERNAME}, ${PEC_PASSWORD}), then run again to resume: %w",
 				row.RowNumber, err)
@@ -203,7 +203,7 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 			if jerr := e.j.MarkRejected(wctx, row.ID, msg); jerr != nil {
 				return fmt.Errorf("run: %w", jerr)
 			}
-			log.Warn("rejected by the campaign.API", "status", apiErr.StatusCode, "error", msg)
+			log.Warn("rejected by the API", "status", apiErr.StatusCode, "error", msg)
 			s.prog.add(1)
 			return s.failed(err)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pecbatch/pecbatch/campaign"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -80,7 +80,7 @@ func TestRunRejected(t *testing.T) {
 		}
 	}
 	if !strings.Contains(st["P002"].LastError, "Post parameter is not valid") {
-		t.Errorf("P002 error %q lacks the campaign.API's message", st["P002"].LastError)
+		t.Errorf("P002 error %q lacks the API's message", st["P002"].LastError)
 	}
 	if res.Sent != 2 {
 		t.Errorf("sent %d, want 2", res.Sent)

@@ -446,7 +446,7 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 			return nil
 		}
 		if errors.Is(err, client.ErrUnauthorized) {
-			return fmt.Errorf("track: the campaign.API refused the credentials (401): check the campaign.API token and the mailbox "+
+			return fmt.Errorf("track: the API refused the credentials (401): check the API token and the mailbox "+
 				"username and password, then run `pecbatch poll` to resume tracking: %w", err)
 		}
 		log.Warn("poll failed; trying again later", "error", err)
@@ -454,7 +454,7 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 			t.failingSince = now
 		}
 		if outage := now.Sub(t.failingSince); outage >= maxPollOutage {
-			return fmt.Errorf("track: every receipt poll has failed for %s (last: %w): the campaign.API may be down; "+
+			return fmt.Errorf("track: every receipt poll has failed for %s (last: %w): the API may be down; "+
 				"nothing is lost: run `pecbatch poll` later to resume tracking", outage.Round(time.Second), err)
 		}
 		next := now.Add(pollRetry + time.Duration(t.e.jit.float64()*float64(pollRetry)))

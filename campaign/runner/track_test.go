@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/pecbatch/pecbatch/campaign"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client/sandbox"
 	"github.com/pecbatch/pecbatch/journal"
 )
@@ -426,7 +426,7 @@ func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
 	clk.setJump(true)
 	_, out, err := f.poll(context.Background(), testRun{Clock: clk})
 	if err == nil || !strings.Contains(err.Error(), "pecbatch poll") || !strings.Contains(err.Error(), "failed for") {
-		t.Fatalf("Poll with the campaign.API down: err %v, want the outage error\n%s", err, out)
+		t.Fatalf("Poll with the API down: err %v, want the outage error\n%s", err, out)
 	}
 	if elapsed := clk.Now().Sub(t0); elapsed < maxPollOutage || elapsed > maxPollOutage+5*time.Minute {
 		t.Errorf("gave up after %s of clock time, want about %s", elapsed, maxPollOutage)
@@ -443,7 +443,7 @@ func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
 	}
 	for key, st := range f.states() {
 		if !st.Final() {
-			t.Errorf("row %s is %s after the campaign.API came back, want final", key, st)
+			t.Errorf("row %s is %s after the API came back, want final", key, st)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // update makes the golden-file tests rewrite their files: go test -update.
