@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -121,7 +120,7 @@ func validationProblems(t testing.TB, err error) []Problem {
 // validate runs ValidateFile offline with the test environment.
 func validate(t testing.TB, path string, opts PreflightOptions) *PreflightReport {
 	t.Helper()
-	rep, err := ValidateFile(context.Background(), path, LoadOptions{LookupEnv: lookupFrom(testEnv()), Offline: true}, opts)
+	rep, err := ValidateFile(t.Context(), path, LoadOptions{LookupEnv: lookupFrom(testEnv()), Offline: true}, opts)
 	if err != nil {
 		t.Fatalf("ValidateFile: %v", err)
 	}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 // journal transitions (each a synced transaction, which is what makes
 // building slow), the rest stay pending.
 func BenchmarkReportCSV100k(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	dir := b.TempDir()
 	open := func(n int) *journal.Reader {
 		path := filepath.Join(dir, fmt.Sprintf("j%d.journal.db", n))

@@ -55,7 +55,7 @@ func runChromium(t *testing.T, file, screenshot string) chromiumResult {
 		args = append(args, "--screenshot="+screenshot, "--window-size=1280,2000")
 	}
 	args = append(args, "file://"+filepath.ToSlash(abs))
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
@@ -78,7 +78,7 @@ func runChromium(t *testing.T, file, screenshot string) chromiumResult {
 // it in headless Chromium and checks that the page loaded, that the totals
 // it shows are the journal's, and that it asked for nothing outside itself.
 func TestReportHTMLInChromium(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	r, _ := openReportJournal(t)
 	if err := os.MkdirAll(reportArtifacts, 0o755); err != nil {
 		t.Fatal(err)

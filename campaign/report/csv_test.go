@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -20,7 +19,7 @@ var reportCSVHeader = []string{"row", "key", "recipient", "subject", "message_id
 func writeCSV(t *testing.T, d *Data, opts Options) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteData(context.Background(), d, &b, opts); err != nil {
+	if err := WriteData(t.Context(), d, &b, opts); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -202,7 +201,7 @@ func TestReportCSVStreams(t *testing.T) {
 			}
 		}
 	}
-	if err := WriteData(context.Background(), &Data{Rows: rows}, &out, Options{Location: rome}); err != nil {
+	if err := WriteData(t.Context(), &Data{Rows: rows}, &out, Options{Location: rome}); err != nil {
 		t.Fatal(err)
 	}
 	if writtenMidway == 0 || writtenMidway < out.n/3 {
@@ -231,7 +230,7 @@ func TestReportCSVWriteError(t *testing.T) {
 	boom := errors.New("disk full")
 	rows := make([]Row, 3*reportCSVBatch)
 	for _, excel := range []bool{false, true} {
-		err := WriteData(context.Background(), &Data{Rows: seqOf(rows)}, failingWriter{boom}, Options{Excel: excel})
+		err := WriteData(t.Context(), &Data{Rows: seqOf(rows)}, failingWriter{boom}, Options{Excel: excel})
 		if !errors.Is(err, boom) {
 			t.Errorf("excel=%v: err = %v, want it to wrap %v", excel, err, boom)
 		}

@@ -28,7 +28,7 @@ func FuzzReportCSV(f *testing.F) {
 		row := Row{RowID: 1, Row: 1, Key: text, Recipient: recipient, Subject: text, MessageID: text, State: "delivered",
 			Error: text, SubmittedAt: time.Date(2025, 3, 2, 10, 0, 0, 0, time.UTC)}
 		var b bytes.Buffer
-		if err := WriteData(context.Background(), &Data{Rows: seqOf([]Row{row})}, &b,
+		if err := WriteData(t.Context(), &Data{Rows: seqOf([]Row{row})}, &b,
 			Options{Excel: excel, Location: time.UTC}); err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func FuzzReportHTML(f *testing.F) {
 			},
 		}
 		var b bytes.Buffer
-		if err := WriteData(context.Background(), d, &b, Options{Format: HTML, Location: time.UTC,
+		if err := WriteData(t.Context(), d, &b, Options{Format: HTML, Location: time.UTC,
 			Now: func() time.Time { return at }}); err != nil {
 			t.Fatal(err)
 		}

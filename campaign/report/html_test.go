@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -20,7 +19,7 @@ func writeHTML(t *testing.T, d *Data, opts Options) string {
 		opts.Now = fixedNow
 	}
 	var b bytes.Buffer
-	if err := WriteData(context.Background(), d, &b, opts); err != nil {
+	if err := WriteData(t.Context(), d, &b, opts); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

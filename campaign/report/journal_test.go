@@ -78,7 +78,7 @@ func reportScenarios() []reportScenario {
 // transition is a synced transaction). It returns the scenarios played.
 func buildReportJournal(t testing.TB, path string, n, tracked int) []reportScenario {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	clk := &reportClock{t: time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC)}
 	j, err := journal.Open(ctx, path, journal.WithNow(clk.Now))
 	if err != nil {
@@ -204,7 +204,7 @@ func openReportJournal(t testing.TB) (*journal.Reader, []reportScenario) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "solleciti.journal.db")
 	played := buildReportJournal(t, path, len(reportScenarios()), len(reportScenarios()))
-	r, err := journal.OpenReadOnly(context.Background(), path)
+	r, err := journal.OpenReadOnly(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func openReportJournal(t testing.TB) (*journal.Reader, []reportScenario) {
 }
 
 func TestWriteReportFromJournal(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	r, played := openReportJournal(t)
 	var b bytes.Buffer
 	if err := Write(ctx, r, &b, Options{Location: rome}); err != nil {
@@ -297,7 +297,7 @@ func TestWriteReportFromJournal(t *testing.T) {
 }
 
 func TestSaveReport(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	r, _ := openReportJournal(t)
 	for _, f := range []Format{CSV, HTML} {
 		t.Run(string(f), func(t *testing.T) {

@@ -184,13 +184,13 @@ func TestWriteReportDataErrors(t *testing.T) {
 	}
 	for _, f := range []Format{CSV, HTML} {
 		t.Run(string(f)+" source error", func(t *testing.T) {
-			err := WriteData(context.Background(), &Data{Rows: failing}, io.Discard, Options{Format: f})
+			err := WriteData(t.Context(), &Data{Rows: failing}, io.Discard, Options{Format: f})
 			if !errors.Is(err, boom) {
 				t.Errorf("err = %v, want it to wrap %v", err, boom)
 			}
 		})
 		t.Run(string(f)+" cancelled", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			rows := make([]Row, 3*reportCSVBatch)
 			err := WriteData(ctx, &Data{Rows: seqOf(rows)}, io.Discard, Options{Format: f})
@@ -200,20 +200,20 @@ func TestWriteReportDataErrors(t *testing.T) {
 		})
 	}
 	t.Run("unknown format", func(t *testing.T) {
-		err := WriteData(context.Background(), fixtureData(), io.Discard, Options{Format: "pdf"})
+		err := WriteData(t.Context(), fixtureData(), io.Discard, Options{Format: "pdf"})
 		if err == nil || !strings.Contains(err.Error(), "csv or html") {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("no rows", func(t *testing.T) {
-		if err := WriteData(context.Background(), &Data{}, io.Discard, Options{}); err == nil {
+		if err := WriteData(t.Context(), &Data{}, io.Discard, Options{}); err == nil {
 			t.Error("no error")
 		}
 	})
 	t.Run("receipts error", func(t *testing.T) {
 		d := fixtureData()
 		d.Receipts = func(context.Context, int64) ([]Receipt, error) { return nil, boom }
-		err := WriteData(context.Background(), d, io.Discard, Options{Format: HTML})
+		err := WriteData(t.Context(), d, io.Discard, Options{Format: HTML})
 		if !errors.Is(err, boom) {
 			t.Errorf("err = %v, want it to wrap %v", err, boom)
 		}

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,14 +99,14 @@ func TestResendUnknownNeedsACompleteSearch(t *testing.T) {
 					next.ServeHTTP(w, r)
 				}
 			})
-			_, out, err := f.run(context.Background(), testRun{NoWait: true})
+			_, out, err := f.run(t.Context(), testRun{NoWait: true})
 			if !errors.Is(err, campaign.ErrRowsUnknown) || len(f.sb.Sends()) != 1 {
 				t.Fatalf("first run: %v, %d sends; want campaign.ErrRowsUnknown, 1 send\n%s", err, len(f.sb.Sends()), out)
 			}
 
 			// Past the window, with the mailbox search not going through.
 			f.setWrap(tt.mailbox)
-			res, out, err := f.run(context.Background(), testRun{ResendUnknown: true, NoWait: true,
+			res, out, err := f.run(t.Context(), testRun{ResendUnknown: true, NoWait: true,
 				Clock: offsetClock(2 * time.Minute)})
 			if n := len(f.sb.Sends()); n != 1 || res.Sent != 0 {
 				t.Fatalf("--resend-unknown without a complete search sent the row again (%d sends in all): %v\n%s", n, err, out)
@@ -121,7 +120,7 @@ func TestResendUnknownNeedsACompleteSearch(t *testing.T) {
 
 			// With the mailbox back, the acceptance is found: still one send.
 			f.setWrap(nil)
-			res, out, err = f.run(context.Background(), testRun{ResendUnknown: true, NoWait: true,
+			res, out, err = f.run(t.Context(), testRun{ResendUnknown: true, NoWait: true,
 				Clock: offsetClock(2 * time.Minute)})
 			if err != nil || res.Sent != 0 || res.Stats.Reconciled != 1 {
 				t.Fatalf("third run: %v, sent %d, reconciled %d\n%s", err, res.Sent, res.Stats.Reconciled, out)
@@ -177,7 +176,7 @@ func TestReconcileNeverTakesTheAcceptanceOfASendInFlight(t *testing.T) {
 			next.ServeHTTP(w, r)
 		}
 	})
-	_, out, err := f.run(context.Background(), testRun{NoWait: true})
+	_, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if !errors.Is(err, campaign.ErrRowsUnknown) {
 		t.Errorf("Run: %v, want campaign.ErrRowsUnknown", err)
 	}

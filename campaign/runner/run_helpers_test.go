@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client/sandbox"
+	"github.com/pecbatch/pecbatch/internal/testutil"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -235,8 +235,7 @@ func (r *recorder) noted(kind NoteKind) bool {
 // recorder in f.rec.
 func (f *fixture) run(ctx context.Context, o testRun) (*Result, string, error) {
 	f.t.Helper()
-	var out bytes.Buffer
-	sw := &syncWriter{w: &out}
+	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
 	res, err := Run(ctx, f.campaign(), o.deps(sw, f.rec, 40*time.Millisecond), RunOptions{Limit: o.Limit, NoWait: o.NoWait,
 		ResendUnknown: o.ResendUnknown, AllowChanges: o.AllowChanges, Confirm: o.Confirm})
@@ -248,24 +247,6 @@ func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// syncWriter serialises writes from the sender and the tracker.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprint(s.w)
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
 // rowsByKey reads every journal row.
 func (f *fixture) rowsByKey() map[string]journal.Row {
 	f.t.Helper()
@@ -273,12 +254,12 @@ func (f *fixture) rowsByKey() map[string]journal.Row {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return map[string]journal.Row{}
 	}
-	r, err := journal.OpenReadOnly(context.Background(), path)
+	r, err := journal.OpenReadOnly(f.t.Context(), path)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	defer r.Close()
-	rows, err := r.RowsInState(context.Background(), 0, journal.States()...)
+	rows, err := r.RowsInState(f.t.Context(), 0, journal.States()...)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // second run resumes and finishes, every row sent once.
 func TestRunInterruptAndResume(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(6, "pec.example.it")...)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var sends atomic.Int32
 	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -49,7 +49,7 @@ func TestRunInterruptAndResume(t *testing.T) {
 	f.checkExactlyOnce(3)
 
 	f.setWrap(nil)
-	res, out, err = f.run(context.Background(), testRun{})
+	res, out, err = f.run(t.Context(), testRun{})
 	if err != nil || res.Sent != 3 || res.Counts[journal.StateDelivered] != 6 {
 		t.Fatalf("resumed: sent %d, counts %v, %v\n%s", res.Sent, res.Counts, err, out)
 	}
@@ -63,12 +63,12 @@ func TestRunResumesRowLeftInSending(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(3, "pec.example.it")...)
 	f.window = "1m"
 	f.writeCampaign()
-	if _, out, err := f.run(context.Background(), testRun{NoWait: true, Limit: 1}); err != nil {
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true, Limit: 1}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
 	// The crash: row P002 committed as sending, its request made, and the
 	// process gone before the answer was recorded.
-	ctx := context.Background()
+	ctx := t.Context()
 	c := f.campaign()
 	j, err := journal.Open(ctx, c.Sending.Journal)
 	if err != nil {
@@ -96,7 +96,7 @@ func TestRunResumesRowLeftInSending(t *testing.T) {
 	}
 	time.Sleep(30 * time.Millisecond) // the acceptance arrives
 
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("resumed: %v\n%s", err, out)
 	}
@@ -111,7 +111,7 @@ func TestRunResumesRowLeftInSending(t *testing.T) {
 
 func TestRunLimit(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(5, "pec.example.it")...)
-	res, out, err := f.run(context.Background(), testRun{Limit: 2})
+	res, out, err := f.run(t.Context(), testRun{Limit: 2})
 	if err != nil || res.Sent != 2 {
 		t.Fatalf("Run --limit 2: sent %d, %v\n%s", res.Sent, err, out)
 	}
@@ -121,7 +121,7 @@ func TestRunLimit(t *testing.T) {
 	if st := f.states(); st["P001"] != journal.StateDelivered || st["P003"] != journal.StatePending {
 		t.Errorf("states %v: want the first two sent", st)
 	}
-	res, out, err = f.run(context.Background(), testRun{})
+	res, out, err = f.run(t.Context(), testRun{})
 	if err != nil || res.Sent != 3 {
 		t.Fatalf("second run: sent %d, %v\n%s", res.Sent, err, out)
 	}
@@ -133,14 +133,14 @@ func TestRunLimit(t *testing.T) {
 // touches rows already sent.
 func TestRunAllowChanges(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(3, "pec.example.it")...)
-	if _, out, err := f.run(context.Background(), testRun{NoWait: true, Limit: 1}); err != nil {
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true, Limit: 1}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
 	rows := csvRows(4, "pec.example.it")
 	rows[2] = "P003,dest3@pec.example.it,Persona Tre Cambiata"
 	f.writeRows(rows...)
 
-	_, out, err := f.run(context.Background(), testRun{NoWait: true})
+	_, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if !errors.Is(err, campaign.ErrInvalidInput) {
 		t.Fatalf("resume of a changed campaign: %v\n%s", err, out)
 	}
@@ -151,7 +151,7 @@ func TestRunAllowChanges(t *testing.T) {
 	}
 	f.checkExactlyOnce(1)
 
-	res, out, err := f.run(context.Background(), testRun{NoWait: true, AllowChanges: true})
+	res, out, err := f.run(t.Context(), testRun{NoWait: true, AllowChanges: true})
 	if err != nil || res.Sent != 3 {
 		t.Fatalf("--allow-changes: sent %d, %v\n%s", res.Sent, err, out)
 	}
@@ -160,7 +160,7 @@ func TestRunAllowChanges(t *testing.T) {
 	// A change to a row already sent is refused even with --allow-changes.
 	rows[0] = "P001,dest1@pec.example.it,Persona Uno Cambiata"
 	f.writeRows(rows...)
-	_, out, err = f.run(context.Background(), testRun{NoWait: true, AllowChanges: true})
+	_, out, err = f.run(t.Context(), testRun{NoWait: true, AllowChanges: true})
 	if !errors.Is(err, campaign.ErrInvalidInput) || !strings.Contains(err.Error(), `row 1 (key "P001"): content changed, but it is already`) {
 		t.Fatalf("change to a sent row: %v\n%s", err, out)
 	}
@@ -171,10 +171,10 @@ func TestRunAllowChanges(t *testing.T) {
 // never resumes against another (a sandbox run never counts as sent).
 func TestRunRefusesAnotherEndpoint(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(2, "pec.example.it")...)
-	if _, out, err := f.run(context.Background(), testRun{NoWait: true, Limit: 1, Endpoint: SandboxEndpoint}); err != nil {
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true, Limit: 1, Endpoint: SandboxEndpoint}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	_, out, err := f.run(context.Background(), testRun{NoWait: true})
+	_, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if !errors.Is(err, journal.ErrOtherTarget) || !strings.Contains(err.Error(), SandboxEndpoint) {
 		t.Fatalf("resume against another endpoint: %v\n%s", err, out)
 	}
@@ -186,7 +186,7 @@ func TestRunPreflightProblems(t *testing.T) {
 	rows := csvRows(3, "pec.example.it")
 	rows[1] = "P002,not-an-address,Persona Due"
 	f := newFixture(t, fastSandbox(), rows...)
-	_, out, err := f.run(context.Background(), testRun{})
+	_, out, err := f.run(t.Context(), testRun{})
 	if !errors.Is(err, campaign.ErrInvalidInput) || !strings.Contains(out, "not-an-address") {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -196,7 +196,7 @@ func TestRunPreflightProblems(t *testing.T) {
 func TestRunConfirm(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(3, "pec.example.it")...)
 	var plan Plan
-	_, out, err := f.run(context.Background(), testRun{Confirm: func(p Plan) (bool, error) { plan = p; return false, nil }})
+	_, out, err := f.run(t.Context(), testRun{Confirm: func(p Plan) (bool, error) { plan = p; return false, nil }})
 	if !errors.Is(err, campaign.ErrInterrupted) || plan.ToSend != 3 || plan.Rows != 3 || !f.rec.noted(NoteNotConfirmed) {
 		t.Fatalf("declined: %v, plan %+v\n%s", err, plan, out)
 	}
@@ -223,7 +223,7 @@ func TestRunConstantSubject(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil || res.Stats.Reconciled != 2 {
 		t.Fatalf("Run: %v, %d reconciled\n%s", err, res.Stats.Reconciled, out)
 	}
@@ -257,10 +257,10 @@ func TestStatus(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	if _, out, err := f.run(context.Background(), testRun{Limit: 3}); !errors.Is(err, campaign.ErrRowsFailed) {
+	if _, out, err := f.run(t.Context(), testRun{Limit: 3}); !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	st, err := Status(context.Background(), f.campaign(), "")
+	st, err := Status(t.Context(), f.campaign(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestTestSend(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(3, "pec.example.it")...)
 	var out bytes.Buffer
 	f.rec = newRecorder(&out)
-	res, err := TestSend(context.Background(), f.campaign(), Deps{Printer: f.rec}, TestSendOptions{To: "Me@PEC.example.it", Row: 2})
+	res, err := TestSend(t.Context(), f.campaign(), Deps{Printer: f.rec}, TestSendOptions{To: "Me@PEC.example.it", Row: 2})
 	if err != nil {
 		t.Fatalf("TestSend: %v", err)
 	}
@@ -295,13 +295,13 @@ func TestTestSend(t *testing.T) {
 		sends[0].Code != res.MessageID {
 		t.Fatalf("sandbox sends %+v, result %+v", sends, res)
 	}
-	r, err := journal.OpenReadOnly(context.Background(), f.campaign().Sending.Journal)
+	r, err := journal.OpenReadOnly(t.Context(), f.campaign().Sending.Journal)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	var kinds []string
-	for ev, err := range r.Events(context.Background()) {
+	for ev, err := range r.Events(t.Context()) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,10 +316,10 @@ func TestTestSend(t *testing.T) {
 		t.Errorf("events %v", kinds)
 	}
 	// It is not a campaign row: the campaign still sends every row.
-	if res, out, err := f.run(context.Background(), testRun{NoWait: true}); err != nil || res.Sent != 3 {
+	if res, out, err := f.run(t.Context(), testRun{NoWait: true}); err != nil || res.Sent != 3 {
 		t.Fatalf("Run after a test send: %d sent, %v\n%s", res.Sent, err, out)
 	}
-	if _, err := TestSend(context.Background(), f.campaign(), Deps{}, TestSendOptions{To: "not an address", Row: 1}); !errors.Is(err, campaign.ErrInvalidInput) {
+	if _, err := TestSend(t.Context(), f.campaign(), Deps{}, TestSendOptions{To: "not an address", Row: 1}); !errors.Is(err, campaign.ErrInvalidInput) {
 		t.Errorf("bad --to: %v", err)
 	}
 }
@@ -344,7 +344,7 @@ func TestRunContentChangedUnderRun(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	_, out, err := f.run(context.Background(), testRun{NoWait: true})
+	_, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if err == nil || !strings.Contains(err.Error(), `row 3 (key "P003") renders differently`) {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -369,7 +369,7 @@ func TestSandboxJournalPath(t *testing.T) {
 // TestResetSandboxJournal: a sandbox journal is removed; any other is
 // refused and kept.
 func TestResetSandboxJournal(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	f := newFixture(t, fastSandbox(), csvRows(1, "pec.example.it")...)
 	if _, out, err := f.run(ctx, testRun{NoWait: true, Endpoint: SandboxEndpoint}); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)

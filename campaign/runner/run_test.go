@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -18,7 +17,7 @@ import (
 
 func TestRunHappyPath(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(5, "pec.example.it")...)
-	res, out, err := f.run(context.Background(), testRun{Report: "default"})
+	res, out, err := f.run(t.Context(), testRun{Report: "default"})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -45,7 +44,7 @@ func TestRunHappyPath(t *testing.T) {
 	}
 
 	// A second run has nothing to send and the same outcome.
-	res, out, err = f.run(context.Background(), testRun{})
+	res, out, err = f.run(t.Context(), testRun{})
 	if err != nil || res.Sent != 0 {
 		t.Fatalf("second run: sent %d, %v\n%s", res.Sent, err, out)
 	}
@@ -68,7 +67,7 @@ func TestRunRejected(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Run: %v, want campaign.ErrRowsFailed\n%s", err, out)
 	}
@@ -99,7 +98,7 @@ func TestRunUnauthorized(t *testing.T) {
 		}
 		next.ServeHTTP(w, r)
 	})
-	_, out, err := f.run(context.Background(), testRun{})
+	_, out, err := f.run(t.Context(), testRun{})
 	if err == nil || errors.Is(err, campaign.ErrInterrupted) || !strings.Contains(err.Error(), "credentials") ||
 		!strings.Contains(err.Error(), "api.token") {
 		t.Fatalf("Run: %v, want a credentials error\n%s", err, out)
@@ -112,7 +111,7 @@ func TestRunUnauthorized(t *testing.T) {
 
 	f.sb.SetToken("sandbox-token")
 	f.setWrap(nil)
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, out)
 	}
@@ -138,7 +137,7 @@ func TestRunRateLimited(t *testing.T) {
 			throttled.Add(1)
 		}
 	})
-	res, out, err := f.run(context.Background(), testRun{NoWait: true})
+	res, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -206,7 +205,7 @@ func TestRunServerErrors(t *testing.T) {
 	on.Store(true)
 	faultOn(t, f, "500", &on, "Sollecito P002", "Sollecito P005")
 
-	res, out, err := f.run(context.Background(), testRun{NoWait: true})
+	res, out, err := f.run(t.Context(), testRun{NoWait: true})
 	if !errors.Is(err, campaign.ErrRowsUnknown) {
 		t.Fatalf("Run: %v, want campaign.ErrRowsUnknown\n%s", err, out)
 	}
@@ -219,7 +218,7 @@ func TestRunServerErrors(t *testing.T) {
 	// Without --resend-unknown nothing is sent again; with it, not before
 	// the window has passed.
 	for _, resend := range []bool{false, true} {
-		res, out, err = f.run(context.Background(), testRun{ResendUnknown: resend, NoWait: true})
+		res, out, err = f.run(t.Context(), testRun{ResendUnknown: resend, NoWait: true})
 		if !errors.Is(err, campaign.ErrRowsUnknown) || res.Sent != 0 {
 			t.Fatalf("run (resend %v): sent %d, %v\n%s", resend, res.Sent, err, out)
 		}
@@ -232,7 +231,7 @@ func TestRunServerErrors(t *testing.T) {
 	// Two minutes later, the window has passed. (--no-wait: on a clock two
 	// minutes ahead, tracking would take the rows sent by the first run for
 	// late ones and poll them slowly; tracking is tested elsewhere.)
-	res, out, err = f.run(context.Background(), testRun{ResendUnknown: true, NoWait: true, Clock: offsetClock(2 * time.Minute)})
+	res, out, err = f.run(t.Context(), testRun{ResendUnknown: true, NoWait: true, Clock: offsetClock(2 * time.Minute)})
 	if err != nil {
 		t.Fatalf("resend run: %v\n%s", err, out)
 	}
@@ -258,7 +257,7 @@ func TestRunDroppedConnections(t *testing.T) {
 	var on atomic.Bool
 	on.Store(true)
 	faultOn(t, f, "drop", &on, "Sollecito P001", "Sollecito P004", "Sollecito P006")
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -296,7 +295,7 @@ func TestRunSandboxDropRate(t *testing.T) {
 	f := newFixture(t, opts, csvRows(10, "pec.example.it")...)
 	f.window = "5s"
 	f.writeCampaign()
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/client/sandbox"
+	"github.com/pecbatch/pecbatch/internal/testutil"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -112,7 +113,7 @@ func newClockFixture(t *testing.T, rows ...string) (*fixture, *testClock) {
 // they all go out at t0; tracking then runs on the jumping clock.
 func sendAllFrozen(t *testing.T, f *fixture, clk *testClock) {
 	t.Helper()
-	res, out, err := f.run(context.Background(), testRun{NoWait: true, Clock: clk})
+	res, out, err := f.run(t.Context(), testRun{NoWait: true, Clock: clk})
 	if err != nil && !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -123,8 +124,7 @@ func sendAllFrozen(t *testing.T, f *fixture, clk *testClock) {
 
 func (f *fixture) poll(ctx context.Context, o testRun) (*Result, string, error) {
 	f.t.Helper()
-	var out strings.Builder
-	sw := &syncWriter{w: &out}
+	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
 	res, err := Poll(ctx, f.campaign(), o.deps(sw, f.rec, time.Second), PollOptions{})
 	return res, sw.String(), err
@@ -132,13 +132,13 @@ func (f *fixture) poll(ctx context.Context, o testRun) (*Result, string, error) 
 
 func (f *fixture) reportRows() map[string]journal.ReportRow {
 	f.t.Helper()
-	r, err := journal.OpenReadOnly(context.Background(), f.campaign().Sending.Journal)
+	r, err := journal.OpenReadOnly(f.t.Context(), f.campaign().Sending.Journal)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	defer r.Close()
 	out := map[string]journal.ReportRow{}
-	for rr, err := range r.ReportRows(context.Background()) {
+	for rr, err := range r.ReportRows(f.t.Context()) {
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestTrackingDomainTable(t *testing.T) {
 	f, clk := newClockFixture(t, domainCampaign...)
 	sendAllFrozen(t, f, clk)
 	clk.setJump(true)
-	res, out, err := f.poll(context.Background(), testRun{Clock: clk})
+	res, out, err := f.poll(t.Context(), testRun{Clock: clk})
 	if !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Poll: %v, want campaign.ErrRowsFailed\n%s", err, out)
 	}
@@ -207,7 +207,7 @@ func TestTrackingDomainTable(t *testing.T) {
 // sandbox holds for every tracked row, each exactly once.
 func (f *fixture) checkArchive() {
 	f.t.Helper()
-	r, err := journal.OpenReadOnly(context.Background(), f.campaign().Sending.Journal)
+	r, err := journal.OpenReadOnly(f.t.Context(), f.campaign().Sending.Journal)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func (f *fixture) checkArchive() {
 		if !row.State.Tracked() || !row.ReceiptsDeletedAt.IsZero() {
 			continue
 		}
-		stored, err := r.Receipts(context.Background(), row.ID)
+		stored, err := r.Receipts(f.t.Context(), row.ID)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestTrackingDuplicatesAndDisorder(t *testing.T) {
 	})
 	sendAllFrozen(t, f, clk)
 	clk.setJump(true)
-	_, out, err := f.poll(context.Background(), testRun{Clock: clk})
+	_, out, err := f.poll(t.Context(), testRun{Clock: clk})
 	if !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Poll: %v\n%s", err, out)
 	}
@@ -323,7 +323,7 @@ func TestTrackingCrashResume(t *testing.T) {
 		if i > 300 {
 			t.Fatal("tracking never finished")
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		polls := 0
 		f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 			next.ServeHTTP(w, r)
@@ -357,10 +357,10 @@ func TestTrackingDeleteReceipts(t *testing.T) {
 	f.writeCampaign()
 	sendAllFrozen(t, f, clk)
 	clk.setJump(true)
-	if _, out, err := f.poll(context.Background(), testRun{Clock: clk}); !errors.Is(err, campaign.ErrRowsFailed) {
+	if _, out, err := f.poll(t.Context(), testRun{Clock: clk}); !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Poll: %v\n%s", err, out)
 	}
-	r, err := journal.OpenReadOnly(context.Background(), f.campaign().Sending.Journal)
+	r, err := journal.OpenReadOnly(t.Context(), f.campaign().Sending.Journal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestTrackingDeleteReceipts(t *testing.T) {
 		if left := f.sandboxReceipts(row.MessageID); len(left) != 0 {
 			t.Errorf("row %s: %d receipts left in the mailbox", key, len(left))
 		}
-		stored, err := r.Receipts(context.Background(), row.ID)
+		stored, err := r.Receipts(t.Context(), row.ID)
 		if err != nil || len(stored) < 2 {
 			t.Errorf("row %s: %d receipts archived (%v)", key, len(stored), err)
 		}
@@ -398,7 +398,7 @@ func TestTrackingAlongsideSending(t *testing.T) {
 		mu.Unlock()
 		next.ServeHTTP(w, r)
 	})
-	res, out, err := f.run(context.Background(), testRun{})
+	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
@@ -424,7 +424,7 @@ func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
 		next.ServeHTTP(w, r)
 	})
 	clk.setJump(true)
-	_, out, err := f.poll(context.Background(), testRun{Clock: clk})
+	_, out, err := f.poll(t.Context(), testRun{Clock: clk})
 	if err == nil || !strings.Contains(err.Error(), "pecbatch poll") || !strings.Contains(err.Error(), "failed for") {
 		t.Fatalf("Poll with the API down: err %v, want the outage error\n%s", err, out)
 	}
@@ -438,7 +438,7 @@ func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
 	}
 	// Once the API is back, a new poll finishes the campaign.
 	f.setWrap(nil)
-	if _, out, err := f.poll(context.Background(), testRun{Clock: clk}); err != nil && !errors.Is(err, campaign.ErrRowsFailed) {
+	if _, out, err := f.poll(t.Context(), testRun{Clock: clk}); err != nil && !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Poll after the outage: %v\n%s", err, out)
 	}
 	for key, st := range f.states() {

@@ -85,6 +85,7 @@ var badInputChecks = []struct {
 	check func(t *testing.T, bin string, tc badInputCase, campaignFile string)
 }{
 	{"validate", checkBadInputValidate},
+	{"run sends nothing", checkBadInputRun},
 }
 
 func TestBadInputCatalogue(t *testing.T) {

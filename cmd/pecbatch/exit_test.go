@@ -52,7 +52,7 @@ func TestRunCommandLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &stdout, &stderr)
+			err := run(t.Context(), tt.args, &stdout, &stderr)
 			code := reportError(&stderr, err)
 			if code != tt.wantCode {
 				t.Fatalf("exit status %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,7 +33,7 @@ var offlineVars = map[string]string{
 
 // testGlobals are the globalOptions of an in-process test run: env as the
 // whole environment, no terminal, empty stdin.
-func testGlobals(env map[string]string, stdout, stderr *bytes.Buffer) *globalOptions {
+func testGlobals(env map[string]string, stdout, stderr io.Writer) *globalOptions {
 	return &globalOptions{
 		stdin:  bytes.NewReader(nil),
 		stdout: stdout,
@@ -106,4 +110,55 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// crashRunPecbatch runs bin with args and env; with killAfter > 0 it sends SIGKILL after
+// that long if the process is still running, and returns -1 as its exit
+// status if it killed it.
+func crashRunPecbatch(t *testing.T, bin string, env []string, killAfter time.Duration, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var timer <-chan time.Time
+	if killAfter > 0 {
+		timer = time.After(killAfter)
+	}
+	select {
+	case err := <-done:
+		return exitStatus(t, err), out.String()
+	case <-timer:
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		err := <-done
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return -1, out.String()
+			}
+		}
+		return exitStatus(t, err), out.String()
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("pecbatch %v did not finish:\n%s", args, out.String())
+	}
+	return 0, ""
+}
+
+func exitStatus(t *testing.T, err error) int {
+	t.Helper()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exitErr):
+		return exitErr.ExitCode()
+	}
+	t.Fatal(err)
+	return 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -43,7 +42,7 @@ func TestPreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	hashes := map[int]string{}
-	if _, err := c.Preflight(context.Background(), campaign.PreflightOptions{OnRow: func(r *campaign.RowResult) error {
+	if _, err := c.Preflight(t.Context(), campaign.PreflightOptions{OnRow: func(r *campaign.RowResult) error {
 		hashes[r.Row] = r.SHA256
 		return nil
 	}}); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -51,7 +50,7 @@ func reportCampaign(t *testing.T, noJournal bool) string {
 	if noJournal {
 		return filepath.Join(dir, "campaign.yaml")
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	now := time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC)
 	j, err := journal.Open(ctx, filepath.Join(dir, "campaign.journal.db"), journal.WithNow(func() time.Time { return now }))
 	if err != nil {
@@ -157,7 +156,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("while a run holds the journal", func(t *testing.T) {
-		j, err := journal.Open(context.Background(), filepath.Join(dir, "campaign.journal.db"))
+		j, err := journal.Open(t.Context(), filepath.Join(dir, "campaign.journal.db"))
 		if err != nil {
 			t.Fatal(err)
 		}

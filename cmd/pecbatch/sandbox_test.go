@@ -46,7 +46,7 @@ func (w *lineWriter) String() string {
 func startSandbox(t *testing.T, args ...string) (url string, out *lineWriter, stop func() error) {
 	t.Helper()
 	out = &lineWriter{url: make(chan string, 1)}
-	g := &globalOptions{stdout: out, stderr: io.Discard, logFormat: "text"}
+	g := testGlobals(nil, out, io.Discard)
 	cmd := newSandboxCommand(g)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
@@ -174,7 +174,7 @@ func TestSandboxCommandRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			cmd := newSandboxCommand(&globalOptions{stdout: &out, stderr: io.Discard, logFormat: "text"})
+			cmd := newSandboxCommand(testGlobals(nil, &out, io.Discard))
 			cmd.SetArgs(tc.args)
 			cmd.SetOut(io.Discard)
 			cmd.SetErr(io.Discard)

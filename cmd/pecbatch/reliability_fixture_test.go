@@ -1,14 +1,13 @@
 package main
 
-// Shared helpers of the reliability suites (faults, crashes, concurrency,
-// secrets): a campaign folder, the sandbox served in this test process
-// behind a hook that can answer in its place, delay, cut connections or kill
-// the pecbatch process at a chosen request, and the checks that every row
-// was sent exactly once and that the journal agrees with the sandbox.
+// The reliability fixture (relFixture) of the suites that break things
+// (faults, crashes, concurrency, secrets): a campaign folder, the sandbox
+// served in this test process behind a hook that can answer in its place,
+// delay, cut connections or kill the pecbatch process at a chosen request,
+// and the checks that every row was sent exactly once and that the journal
+// agrees with the sandbox.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/client/sandbox"
+	"github.com/pecbatch/pecbatch/internal/testutil"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -390,7 +390,7 @@ func (f *relFixture) start(args ...string) (wait func() relResult) {
 	cmd := exec.Command(f.bin, args...)
 	cmd.Env = f.env()
 	cmd.Dir = f.dir
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)
@@ -452,25 +452,6 @@ func (f *relFixture) runCampaign(flags ...string) relResult {
 	return f.run(append([]string{"run", f.file, "--yes"}, flags...)...)
 }
 
-// lockedBuffer is a bytes.Buffer safe for the writes of a process and the
-// reads of a test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // relSummary is what verify measured.
 type relSummary struct {
 	sends, duplicates, missing, receipts int
@@ -516,7 +497,7 @@ func (f *relFixture) checkNoDuplicates() {
 func (f *relFixture) verify() relSummary {
 	f.t.Helper()
 	t := f.t
-	ctx := context.Background()
+	ctx := f.t.Context()
 	var sum relSummary
 	by := f.sendsByAddress()
 	sum.sends = len(f.sb.Sends())
@@ -608,7 +589,7 @@ func (f *relFixture) sandboxToken() string {
 // journalRow reads one row of the journal by key.
 func (f *relFixture) journalRow(key string) journal.Row {
 	f.t.Helper()
-	ctx := context.Background()
+	ctx := f.t.Context()
 	r, err := journal.OpenReadOnly(ctx, f.journal)
 	if err != nil {
 		f.t.Fatal(err)
@@ -690,17 +671,5 @@ func wantExit(t *testing.T, what string, res relResult, code int) {
 	t.Helper()
 	if res.signal != 0 || res.code != code {
 		t.Fatalf("%s: want exit status %d, got %s", what, code, res)
-	}
-}
-
-// waitFor polls cond until it is true or d has passed.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
