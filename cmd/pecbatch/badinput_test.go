@@ -89,6 +89,7 @@ var badInputChecks = []struct {
 }
 
 func TestBadInputCatalogue(t *testing.T) {
+	t.Parallel()
 	cases := badInputCases()
 	if len(cases) < 25 {
 		t.Fatalf("the catalogue has %d cases, the issue asks for at least 25", len(cases))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestExitCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -36,6 +37,7 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestRunCommandLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		args       []string

@@ -44,6 +44,7 @@ func TestInitWritesAValidCampaign(t *testing.T) {
 }
 
 func TestInitRefusesANonEmptyFolder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mine := filepath.Join(dir, "campaign.yaml")
 	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {

@@ -16,6 +16,7 @@ import (
 // nothing of pecbatch, so that it stays an independent reading of the API
 // contract. Only cmd draws the terminal (the progress bar).
 func TestImportsPointDown(t *testing.T) {
+	t.Parallel()
 	const module = "github.com/pecbatch/pecbatch/"
 	const progressBar = "github.com/schollz/progressbar/v3"
 	allowed := map[string][]string{

@@ -173,6 +173,7 @@ func TestPreviewProblems(t *testing.T) {
 }
 
 func TestParseRowSelection(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		rows    []int

@@ -95,6 +95,7 @@ func reportCampaign(t *testing.T, noJournal bool) string {
 }
 
 func TestReportCommand(t *testing.T) {
+	t.Parallel()
 	camp := reportCampaign(t, false)
 	dir := filepath.Dir(camp)
 
@@ -188,6 +189,7 @@ func TestReportCommand(t *testing.T) {
 }
 
 func TestReportCommandNoJournal(t *testing.T) {
+	t.Parallel()
 	camp := reportCampaign(t, true)
 	code, _, stderr := runPecbatch(t, "report", camp)
 	if code != 1 || !strings.Contains(stderr, "has not been run yet") || !strings.Contains(stderr, "pecbatch run") {

@@ -61,6 +61,7 @@ tracking:
 // and its path printed; status reads that journal; a second --sandbox run
 // starts afresh.
 func TestRunCommandSandbox(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 3)
 	dir := filepath.Dir(file)
 	code, _, stderr := runPecbatch(t, "run", file, "--sandbox", "--yes")
@@ -100,6 +101,7 @@ func TestRunCommandSandbox(t *testing.T) {
 // TestRunCommandNeedsConfirmation: without a terminal and without --yes,
 // run refuses before sending anything, and before creating a journal.
 func TestRunCommandNeedsConfirmation(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 2)
 	code, _, stderr := runPecbatch(t, "run", file, "--sandbox")
 	if code != exitInvalid || !strings.Contains(stderr, "--yes") {
@@ -111,6 +113,7 @@ func TestRunCommandNeedsConfirmation(t *testing.T) {
 }
 
 func TestRunCommandUsage(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 1)
 	tests := []struct {
 		name string
@@ -133,6 +136,7 @@ func TestRunCommandUsage(t *testing.T) {
 }
 
 func TestTestSendCommand(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 2)
 	code, _, stderr := runPecbatch(t, "test-send", file, "--to", "Me@PEC.example.it", "--row", "2", "--sandbox")
 	if code != 0 || !strings.Contains(stderr, `"[TEST] Comunicazione R02"`) || !strings.Contains(stderr, "me@pec.example.it") {
@@ -143,6 +147,7 @@ func TestTestSendCommand(t *testing.T) {
 // TestPollCommand: run --no-wait sends and returns; poll tracks the rest;
 // a run while another holds the journal refuses with a clear message.
 func TestPollCommand(t *testing.T) {
+	t.Parallel()
 	opts := sandbox.DefaultOptions()
 	opts.AcceptDelay, opts.DeliverDelay, opts.SendRate = 50*time.Millisecond, 150*time.Millisecond, 0
 	sb := sandbox.New(opts)
