@@ -187,7 +187,7 @@ func TestRunPreflightProblems(t *testing.T) {
 	rows[1] = "P002,not-an-address,Persona Due"
 	f := newFixture(t, fastSandbox(), rows...)
 	_, out, err := f.run(t.Context(), testRun{})
-	if !errors.Is(err, campaign.ErrInvalidInput) || !strings.Contains(out, "not-an-address") {
+	if !errors.Is(err, campaign.ErrInvalidInput) || !f.rec.noted(NotePreflight) || !strings.Contains(out, "not-an-address") {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
 	f.checkExactlyOnce(0)
