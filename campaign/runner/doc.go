@@ -16,10 +16,11 @@
 //     again by itself.
 //   - Unknown is looked for, not guessed. An unknown row is reconciled by
 //     searching the mailbox for the acceptance of its send (from the
-//     journal's sending time, less the clock skew); only a row whose search
-//     went through its whole reconciliation window without finding one can
-//     be sent again, and only with RunOptions.ResendUnknown. Acceptances
-//     that could belong to more than one row are given to none.
+//     journal's sending time, less the clock skew). Only a row whose
+//     reconciliation window has passed, and whose last search of the mailbox
+//     went through without finding its acceptance, can be sent again, and
+//     only with RunOptions.ResendUnknown. Acceptances that could belong to
+//     more than one row are given to none, and those rows are not resent.
 //   - A resume is the same campaign. A journal never resumes against
 //     another endpoint or sender; changes to rows already sent are refused,
 //     other changes need RunOptions.AllowChanges.
