@@ -682,7 +682,11 @@ func TestMigrateFromV1(t *testing.T) {
 			migrated = append(migrated, string(e.Detail))
 		}
 	}
-	if !slices.Equal(migrated, []string{`{"from":1,"to":2}`}) {
+	var wantMigrated []string
+	for v := 2; v <= SchemaVersion(); v++ {
+		wantMigrated = append(wantMigrated, fmt.Sprintf(`{"from":%d,"to":%d}`, v-1, v))
+	}
+	if !slices.Equal(migrated, wantMigrated) {
 		t.Errorf("migration events = %v", migrated)
 	}
 	// Reopening is a no-op.
