@@ -614,8 +614,10 @@ INSERT INTO events (at, row_id, kind, detail) VALUES (1700000001000, 1, 'sending
 PRAGMA user_version = 1;
 `
 
-func TestMigrateFromV1(t *testing.T) {
-	ctx := context.Background()
+// writeV1 writes a journal as version 1 left it (v1Schema) and returns its
+// path with the database still open, for a test to add to it.
+func writeV1(t *testing.T) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.journal")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -626,6 +628,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
 	for _, stmt := range strings.Split(v1Schema, ";\n") {
 		if strings.TrimSpace(stmt) == "" {
 			continue
@@ -634,6 +637,12 @@ func TestMigrateFromV1(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
+	return path, db
+}
+
+func TestMigrateFromV1(t *testing.T) {
+	ctx := context.Background()
+	path, db := writeV1(t)
 	db.Close()
 
 	// A reader cannot migrate: it says what to run.
