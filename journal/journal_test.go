@@ -11,50 +11,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-func TestOpenCreatesPrivateFiles(t *testing.T) {
-	// A permissive umask must not widen the files: the journal holds
-	// addresses and receipts.
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-	j, _, path := initTest(t, 3)
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
-		st, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if perm := st.Mode().Perm(); perm != 0o600 {
-			t.Errorf("%s: mode %o, want 600", filepath.Base(p), perm)
-		}
-	}
-	j.Close()
-}
-
-func TestOpenTightensMode(t *testing.T) {
-	ctx := context.Background()
-	j, _, path := initTest(t, 1)
-	j.Close()
-	for _, p := range []string{path, path + ".lock"} {
-		if err := os.Chmod(p, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	for _, p := range []string{path, path + ".lock"} {
-		st, _ := os.Stat(p)
-		if perm := st.Mode().Perm(); perm != 0o600 {
-			t.Errorf("%s: mode %o after open, want 600", filepath.Base(p), perm)
-		}
-	}
-}
 
 func TestOpenPathWithSpecialCharacters(t *testing.T) {
 	ctx := context.Background()
