@@ -119,6 +119,28 @@ func Open(ctx context.Context, path string, opts ...Option) (*Journal, error) {
 }
 
 func openWriter(ctx context.Context, abs string, o options) (*Reader, error) {
+	db, err := openPrivate(ctx, abs, o, func(ctx context.Context, db *sql.DB) error {
+		_, err := checkSchema(ctx, db, abs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := newReader(db, abs, o)
+	if err := r.setup(ctx, true); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := tightenSides(abs); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openPrivate opens the SQLite file abs for writing, creating it with
+// mode 0600, after check has accepted what the file holds.
+func openPrivate(ctx context.Context, abs string, o options, check func(context.Context, *sql.DB) error) (*sql.DB, error) {
 	// Creating the file here, not through SQLite, fixes its mode: SQLite
 	// would create it with 0644 minus the umask, and gives its -wal and
 	// -shm files the mode of the main file.
@@ -133,41 +155,52 @@ func openWriter(ctx context.Context, abs string, o options) (*Reader, error) {
 	// Look at the file read-only first: the writer's DSN switches the file
 	// to WAL as it connects, which must not happen to a file that turns out
 	// to be some other database.
-	if err := probe(ctx, abs, o); err != nil {
+	probe, err := sql.Open("sqlite", dsn(abs, readOnlyQuery(o)))
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	err = check(ctx, probe)
+	probe.Close()
+	if err != nil {
 		return nil, err
 	}
+	db, err := sql.Open("sqlite", dsn(abs, writerQuery(o)))
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	if mode != "wal" {
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: journal mode is %q, not wal: is the file on a network file system? "+
+			"keep it on a local disk", abs, mode)
+	}
+	return db, nil
+}
+
+// tightenSides narrows the mode of the -wal and -shm files of abs.
+func tightenSides(abs string) error {
+	for _, side := range []string{abs + "-wal", abs + "-shm"} {
+		if err := tightenMode(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writerQuery is the DSN of a connection that writes: IMMEDIATE
+// transactions, WAL, and a commit that is on disk when it returns.
+func writerQuery(o options) url.Values {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	db, err := sql.Open("sqlite", dsn(abs, q))
-	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
-	}
-	r := newReader(db, abs, o)
-	if err := r.setup(ctx, true); err != nil {
-		db.Close()
-		return nil, err
-	}
-	for _, side := range []string{abs + "-wal", abs + "-shm"} {
-		if err := tightenMode(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			db.Close()
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-func probe(ctx context.Context, abs string, o options) error {
-	db, err := sql.Open("sqlite", dsn(abs, readOnlyQuery(o)))
-	if err != nil {
-		return fmt.Errorf("journal: open %s: %w", abs, err)
-	}
-	defer db.Close()
-	_, err = checkSchema(ctx, db, abs)
-	return err
+	return q
 }
 
 func readOnlyQuery(o options) url.Values {
@@ -235,14 +268,6 @@ func (r *Reader) setup(ctx context.Context, writer bool) error {
 		return err
 	}
 	if writer {
-		var mode string
-		if err := r.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-			return fmt.Errorf("journal: open %s: %w", r.path, err)
-		}
-		if mode != "wal" {
-			return fmt.Errorf("journal: open %s: journal mode is %q, not wal: is the file on a network file system? "+
-				"keep the journal on a local disk", r.path, mode)
-		}
 		if err := migrate(ctx, r.db, migrateEnv{now: r.nowMillis, rand: r.rand}); err != nil {
 			return err
 		}

@@ -53,3 +53,25 @@ func TestOpenTightensMode(t *testing.T) {
 		}
 	}
 }
+
+func TestLedgerPrivateFiles(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "ledger", "m.db")
+	l := openLedgerTest(t, path)
+	if err := l.Claim(context.Background(), "M1", ClaimOwner{JournalID: "j", RowKey: "K"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(p), perm)
+		}
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("ledger directory: %v %v, want mode 700", st.Mode(), err)
+	}
+}
