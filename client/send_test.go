@@ -613,27 +613,6 @@ func TestSendContextDoneDuring429WaitIsNotSent(t *testing.T) {
 	}
 }
 
-func TestPlausibleCode(t *testing.T) {
-	for _, tt := range []struct {
-		id   string
-		want bool
-	}{
-		{"2020082610003492", true},
-		{"202009211526363", true},
-		{"abc-DEF_123.x", true},
-		{"", false},
-		{"550 5.1.1 user unknown", false},
-		{"tab\there", false},
-		{"caf\u00e9", false},
-		{strings.Repeat("1", maxCodeLen), true},
-		{strings.Repeat("1", maxCodeLen+1), false},
-	} {
-		if got := plausibleCode(tt.id); got != tt.want {
-			t.Errorf("plausibleCode(%q) = %v, want %v", tt.id, got, tt.want)
-		}
-	}
-}
-
 func TestSend429HoldsBackAfterGivingUp(t *testing.T) {
 	c, _, clock := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "3600")
