@@ -142,6 +142,10 @@ func (c *Client) decodeSendAnswer(a *answer) (*SendResult, error) {
 		if m := htmlTitle.FindSubmatch(a.body); m != nil {
 			title = string(m[1])
 		}
+		if a.status == http.StatusRequestEntityTooLarge {
+			// A proxy's size limit (nginx's client_max_body_size) refuses this message, not the others.
+			return nil, &APIError{StatusCode: a.status, Message: c.scrubber.clean(title)}
+		}
 		p := ProblemEndpoint
 		if a.status == http.StatusUnauthorized {
 			p = ProblemCredentials
@@ -192,6 +196,10 @@ func (c *Client) decodeSendAnswer(a *answer) (*SendResult, error) {
 // decodeSent reads a decoded 2xx answer of POST /send.
 func (c *Client) decodeSent(a *answer, ans *sendAnswer) (*SendResult, error) {
 	id := strings.TrimSpace(string(ans.MessageID))
+	if plausibleCode(id) && c.scrubber.scrub(id) != id {
+		// A secret echoed in message_id is no code, and must not reach a journal as one.
+		return nil, fmt.Errorf("%w: %w: the message_id holds a secret", ErrAmbiguous, errMalformed)
+	}
 	sent, sentOK := -1, true // -1: the answer does not say
 	if ans.Sent != nil {
 		v := float64(*ans.Sent)

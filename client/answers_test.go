@@ -86,6 +86,8 @@ func TestSendAnswersTable(t *testing.T) {
 			want: "unknown"},
 		{row: 9, name: "message_id not a code", handler: answerWith(201, js, `{"success":true,"sent":1,"message_id":"null"}`),
 			want: "unknown"},
+		{row: 9, name: "message_id echoing the token", handler: answerWith(201, js,
+			`{"success":true,"sent":1,"message_id":"`+testToken+`"}`), want: "unknown"},
 		{row: 10, name: "SMTP login failure in message_id", handler: answerWith(201, js,
 			`{"success":true,"sent":0,"message_id":"535 5.7.8 Error: authentication failed"}`),
 			want: "account, not sent", problem: ProblemMailboxLogin},
@@ -114,6 +116,8 @@ func TestSendAnswersTable(t *testing.T) {
 		{row: 20, name: "HTML 404 of a wrong base URL", handler: answerWith(404, htmlType,
 			"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"),
 			want: "account, not sent", problem: ProblemEndpoint},
+		{row: 20, name: "HTML 413 of a proxy's size limit", handler: answerWith(413, htmlType,
+			"<html><head><title>413 Request Entity Too Large</title></head></html>"), want: "refused-row"},
 		{row: 21, name: "HTML 502 of a proxy", handler: answerWith(502, "",
 			"\n<!DOCTYPE html><title>502 Bad Gateway</title>"), want: "account, unknown", problem: ProblemEndpoint},
 		{row: 22, name: "redirect", handler: func(w http.ResponseWriter, r *http.Request) {

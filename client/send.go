@@ -72,8 +72,9 @@ type sendAnswer struct {
 
 // Send sends one message. It waits for the send limiter first; on a 429 it waits Retry-After (1 s when
 // absent or zero) and sends the same request again, up to 5 requests in all; a Retry-After over 2 minutes
-// is returned at once as the *APIError, and later sends of the Client still wait up to 2 minutes. Its error tells whether the message
-// may have been sent: see the package documentation (ErrNotSent, ErrAmbiguous, *APIError).
+// is returned at once as the *APIError, and later sends of the Client still wait up to 2 minutes. Its error tells
+// whether the message may have been sent, and whether the failure is the message's or the account's: see the
+// package documentation (ErrNotSent, ErrAccount and *AccountError, ErrAmbiguous, *APIError).
 func (c *Client) Send(ctx context.Context, req *SendRequest) (*SendResult, error) {
 	res, err := c.send(ctx, req)
 	return res, c.scrubber.wrap(err)
