@@ -61,16 +61,27 @@ var (
 		`might be unavailable|\bcredits?\b|\bcredit[oi]\b|sending limit`)
 	connectText = regexp.MustCompile(`(?i)could not connect|connect\(\) failed|connection refused|` +
 		`could not instantiate mail|smtp connect`)
-	rowText = regexp.MustCompile(`(?i)post parameter is not valid|parameter|\brecipients?\b|destinatari|` +
+	rowText = regexp.MustCompile(`(?i)parameter|\brecipients?\b|destinatari|` +
 		`address rejected|user unknown|no such user|invalid address|indirizzo non valido|\b5\.1\.[0-9]+\b|` +
 		`\b5\.2\.2\b|\b5\.3\.4\b|(^|[^0-9.])552([^0-9]|$)|too large|too big|\bsize\b|dimensione|attachment|allegat`)
 	weakLimitText = regexp.MustCompile(`(?i)limit|exceeded|superat|too many messages`)
 )
 
-// classifyText says what an error text is about. Order matters: a refused login is an account failure even
-// if it names the recipient, a daily limit of recipients is a limit, and a size "limit" is the message's.
+// echoedParameter matches the name of a request parameter echoed with its value (password=..., "username":
+// ...): a server repeating the request is not talking about the login.
+var echoedParameter = regexp.MustCompile(`(?i)\b(password|passwd|username|login|token|authorization)("\s*:|\s*=)`)
+
+// contractRow is the contract's own refusal of a request's content, whatever else the text repeats.
+var contractRow = regexp.MustCompile(`(?i)post parameter is not valid`)
+
+// classifyText says what an error text is about. Order matters: the contract's refusal of the parameters is
+// the message's even when it echoes them, a refused login is an account failure even if it names the
+// recipient, a daily limit of recipients is a limit, and a size "limit" is the message's.
 func classifyText(s string) textClass {
+	s = echoedParameter.ReplaceAllString(s, " ")
 	switch {
+	case contractRow.MatchString(s):
+		return textRow
 	case loginText.MatchString(s):
 		return textLogin
 	case strongLimitText.MatchString(s):

@@ -233,6 +233,9 @@ func TestClassifyText(t *testing.T) {
 		{"550 5.1.1 <x@y.it>: Recipient address rejected", textRow},
 		{"552 5.3.4 Message size exceeds fixed limit", textRow},
 		{"MySQL Error 2006", textUnknown},
+		{"Post parameter is not valid: password=[redacted] authorization=Bearer [redacted]", textRow},
+		{`MySQL Error 2006: {"username":"a@b.it","password":"[redacted]"}`, textUnknown},
+		{"Password: wrong", textLogin},
 		{"Sender not allowed", textUnknown},
 		{"Error 5535 in module", textUnknown},
 	} {
