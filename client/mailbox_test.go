@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Answers from the examples of openapi.pecbatch.json.
+// Answers from the examples of the contract (testdata/openapi.json).
 const (
 	exampleAcceptance = `{"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"ACCETTAZIONE: Invio di prova pec massiva 2020082610003492","message":""}`
 	exampleTransport  = `{"sender":"\"Per conto di: dev-api@pecmassiva.com\" ","recipient":"\"dev-api@pecmassiva.com\" ","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"POSTA CERTIFICATA: Invio di prova pec massiva 2020082610003492","message":"Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"}`
