@@ -23,7 +23,8 @@ const (
 	// provider; final failure.
 	KindNonAcceptance Kind = "non-acceptance"
 	// KindVirus (AVVISO DI NON ACCETTAZIONE PER VIRUS, AVVISO DI MANCATA CONSEGNA PER VIRUS, PROBLEMA DI
-	// SICUREZZA): final failure because of a virus; for the whole message when Addressee is empty.
+	// SICUREZZA): final failure because of a virus; for the whole message when WholeMessage is set (a
+	// non-acceptance), else for the recipient it names.
 	KindVirus Kind = "virus"
 	// KindTimeoutWarning (AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO, PREAVVISO DI MANCATA CONSEGNA,
 	// error text not 5.4.1): no delivery yet after about 12 h; still pending, a delivery can follow. A
