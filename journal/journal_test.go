@@ -366,16 +366,45 @@ func TestAmend(t *testing.T) {
 			}
 		}},
 		{"sent row removed", func() []NewRow { return rowsN(5)[1:] }, AmendResult{Unchanged: 4}, "", nil},
-		{"submitted row changed", func() []NewRow {
+		{"submitted row changed keeps what was sent", func() []NewRow {
 			rs := rowsN(6)
 			rs[0] = changed(rs[0])
+			rs[0].RowNumber = 30
 			return rs
-		}, AmendResult{}, `key "K000000") is submitted and its content changed`, nil},
-		{"rejected row changed", func() []NewRow {
+		}, AmendResult{Added: 1, Unchanged: 4, ChangedAfterSend: 1}, "", func(t *testing.T, r *Reader) {
+			row := mustRow(t, r, "K000000")
+			sent := newRow(0)
+			if row.Subject != sent.Subject || row.ContentSHA256 != sent.ContentSHA256 || row.RowNumber != 1 ||
+				row.State != StateSubmitted || row.MessageID != "C0" {
+				t.Errorf("the sent row changed: %+v", row)
+			}
+			if want := sum(sent.Subject + " (corretto)"); row.CurrentSHA256 != want || !row.ChangedAfterSend() {
+				t.Errorf("current content = %q, want %q", row.CurrentSHA256, want)
+			}
+			changedRows, n, err := r.ChangedAfterSend(context.Background(), 10)
+			if err != nil || n != 1 || len(changedRows) != 1 || changedRows[0].Key != "K000000" {
+				t.Errorf("ChangedAfterSend = %v, %d, %v", changedRows, n, err)
+			}
+			for l, err := range r.ReportRows(context.Background()) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l.ChangedAfterSend != (l.Key == "K000000") {
+					t.Errorf("report line %s: changed after send = %v", l.Key, l.ChangedAfterSend)
+				}
+			}
+		}},
+		{"rejected row changed keeps its recipients", func() []NewRow {
 			rs := rowsN(5)
 			rs[1].Recipients = []string{"x@pec.it"}
+			rs[1].ContentSHA256 = sum("new recipients")
 			return rs
-		}, AmendResult{}, `key "K000001") is rejected`, nil},
+		}, AmendResult{Unchanged: 4, ChangedAfterSend: 1}, "", func(t *testing.T, r *Reader) {
+			row := mustRow(t, r, "K000001")
+			if !slices.Equal(row.Recipients, []string{"dest1@pec.example.it"}) || row.CurrentSHA256 != sum("new recipients") {
+				t.Errorf("rejected row = %+v", row)
+			}
+		}},
 		{"pending row removed", func() []NewRow { return rowsN(4) }, AmendResult{}, `key "K000004") is pending but no longer`, nil},
 		{"duplicate key", func() []NewRow { return append(rowsN(5), newRow(2)) }, AmendResult{}, "appears twice", nil},
 	}
@@ -672,5 +701,48 @@ func TestMigrationsOrdered(t *testing.T) {
 		if m.version != i+1 || len(m.stmts) == 0 || m.name == "" {
 			t.Errorf("migration %d: version %d, %d statements", i, m.version, len(m.stmts))
 		}
+	}
+}
+
+// TestAmendChangedAfterSendCleared: a row changed after send and then
+// changed back to what was sent loses its mark; each change of the mark is
+// an event, and amending with the same content again writes none.
+func TestAmendChangedAfterSendCleared(t *testing.T) {
+	ctx := context.Background()
+	j, _, _ := initTest(t, 2)
+	id := mustRow(t, j.Reader, "K000000").ID
+	submit(t, j, id, "C0")
+	edited := rowsN(2)
+	edited[0].ContentSHA256 = sum("typo fixed")
+	for i, step := range []struct {
+		rows []NewRow
+		want string
+	}{
+		{edited, sum("typo fixed")},
+		{edited, sum("typo fixed")},
+		{rowsN(2), ""},
+	} {
+		if _, err := j.Amend(ctx, testFingerprint(), RowsOf(step.rows)); err != nil {
+			t.Fatalf("amend %d: %v", i, err)
+		}
+		if got := mustRow(t, j.Reader, "K000000").CurrentSHA256; got != step.want {
+			t.Errorf("amend %d: current = %q, want %q", i, got, step.want)
+		}
+	}
+	var marks []string
+	for _, e := range collect(t, j.Events(ctx)) {
+		if e.Kind == EventChangedAfterSend {
+			if e.RowID != id {
+				t.Errorf("event for row %d, want %d", e.RowID, id)
+			}
+			marks = append(marks, string(e.Detail))
+		}
+	}
+	want := []string{`{"current_sha256":"` + sum("typo fixed") + `"}`, `{"current_sha256":""}`}
+	if !slices.Equal(marks, want) {
+		t.Errorf("events = %v, want %v", marks, want)
+	}
+	if _, n, err := j.ChangedAfterSend(ctx, 0); err != nil || n != 0 {
+		t.Errorf("ChangedAfterSend after the revert = %d, %v", n, err)
 	}
 }

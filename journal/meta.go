@@ -291,17 +291,24 @@ type AmendResult struct {
 	Updated int
 	// Unchanged rows had the same content (any state).
 	Unchanged int
+	// ChangedAfterSend rows are past pending and the fresh rows render them
+	// differently from what was sent: they keep what was sent and are
+	// marked (Row.CurrentSHA256).
+	ChangedAfterSend int
 }
 
 // Amend records an accepted change of the campaign (`run --allow-changes`)
 // in one transaction: rows is the full fresh set of rows. A new key is
 // added as pending; a pending row whose recipients, subject or content hash
-// changed gets the new content (and row number); a row in any other state
-// must be unchanged, and a pending row must not have disappeared. If any row
-// breaks those rules nothing is written and the error (matching
+// changed gets the new content (and row number); a pending row must not
+// have disappeared: if one did, nothing is written and the error (matching
 // ErrConflict) names the rows. The stored fingerprint becomes fp.
 //
-// Rows already sent are never touched, not even their row number.
+// Rows past pending keep what was sent (or may have been sent): their
+// content, recipients and row number never change. When the fresh row
+// renders differently, its hash is recorded as the row's CurrentSHA256
+// ("changed after send", with an event); when it renders as sent again,
+// the mark is cleared.
 func (j *Journal) Amend(ctx context.Context, fp Fingerprint, rows iter.Seq2[NewRow, error]) (AmendResult, error) {
 	if err := fp.validate(); err != nil {
 		return AmendResult{}, fmt.Errorf("journal: amend: %w", err)
@@ -318,17 +325,19 @@ func (j *Journal) Amend(ctx context.Context, fp Fingerprint, rows iter.Seq2[NewR
 			recipients string
 			subject    string
 			hash       string
+			current    string
 			rowNumber  int
 		}
 		existing := map[string]stored{}
-		q, err := tx.query("SELECT id, key, state, " + recipientsColumn + ", subject, lower(hex(content_sha256)), row_number FROM rows")
+		q, err := tx.query("SELECT id, key, state, " + recipientsColumn + ", subject, lower(hex(content_sha256)), " +
+			"coalesce(lower(hex(current_sha256)), ''), row_number FROM rows")
 		if err != nil {
 			return err
 		}
 		for q.Next() {
 			var s stored
 			var key string
-			if err := q.Scan(&s.id, &key, &s.state, &s.recipients, &s.subject, &s.hash, &s.rowNumber); err != nil {
+			if err := q.Scan(&s.id, &key, &s.state, &s.recipients, &s.subject, &s.hash, &s.current, &s.rowNumber); err != nil {
 				q.Close()
 				return err
 			}
@@ -370,9 +379,19 @@ func (j *Journal) Amend(ctx context.Context, fp Fingerprint, rows iter.Seq2[NewR
 						return err
 					}
 				}
+				if old.current != "" {
+					if err := markCurrentContent(ctx, tx, old.id, "", now); err != nil {
+						return err
+					}
+				}
 				res.Unchanged++
 			case old.state != StatePending:
-				refused = append(refused, fmt.Sprintf("row %d (key %q) is %s and its content changed", nr.RowNumber, nr.Key, old.state))
+				if old.current != nr.ContentSHA256 {
+					if err := markCurrentContent(ctx, tx, old.id, nr.ContentSHA256, now); err != nil {
+						return err
+					}
+				}
+				res.ChangedAfterSend++
 			default:
 				if err := updatePendingContent(ctx, tx, ins, old.id, nr, now); err != nil {
 					return err
@@ -392,14 +411,14 @@ func (j *Journal) Amend(ctx context.Context, fp Fingerprint, rows iter.Seq2[NewR
 				more = fmt.Sprintf(" and %d more", len(refused)-10)
 				refused = refused[:10]
 			}
-			return fmt.Errorf("%w: %s%s: a row already sent cannot change and a pending row cannot vanish; "+
-				"undo those changes, or start a new journal", ErrConflict, strings.Join(refused, "; "), more)
+			return fmt.Errorf("%w: %s%s: a pending row cannot vanish; put it back in the recipients", ErrConflict,
+				strings.Join(refused, "; "), more)
 		}
 		if err := writeFingerprint(ctx, tx, fp); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, now, 0, EventAmended, map[string]any{
-			"added": res.Added, "updated": res.Updated, "unchanged": res.Unchanged,
+			"added": res.Added, "updated": res.Updated, "unchanged": res.Unchanged, "changed_after_send": res.ChangedAfterSend,
 		})
 	})
 	if err != nil {
@@ -427,6 +446,22 @@ func updatePendingContent(ctx context.Context, tx *wtx, ins *rowInserter, id int
 		return err
 	}
 	return insertEvent(ctx, tx, now, id, EventContentChanged, map[string]any{"content_sha256": r.ContentSHA256})
+}
+
+// markCurrentContent records what the campaign's files render now for a
+// row past pending (sum; "" when that is again what was sent). Only
+// current_sha256 changes: the row keeps the content, recipients and number
+// it was sent with.
+func markCurrentContent(ctx context.Context, tx *wtx, id int64, sum string, now int64) error {
+	var cur any
+	if sum != "" {
+		cur = sum
+	}
+	if _, err := tx.exec("UPDATE rows SET current_sha256 = unhex(?), updated_at = ? WHERE id = ? AND state <> 'pending'",
+		cur, now, id); err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, now, id, EventChangedAfterSend, map[string]any{"current_sha256": sum})
 }
 
 func requireCampaign(ctx context.Context, tx *wtx) error {

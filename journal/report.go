@@ -119,13 +119,17 @@ type ReportRow struct {
 	Warnings int
 	// Receipts counts the archived receipts of the whole row.
 	Receipts int
+	// ChangedAfterSend says the campaign's files, at the last accepted
+	// change, render the row differently from what was sent.
+	ChangedAfterSend bool
 }
 
 // ReportRows yields the report lines by row number, then recipient in the
 // row's order, from one consistent snapshot, without loading them all.
 func (r *Reader) ReportRows(ctx context.Context) iter.Seq2[ReportRow, error] {
 	const query = `SELECT r.id, r.row_number, r.key, rc.address, r.subject, r.message_id, r.state, rc.state,
-		rc.error, r.last_error, r.submitted_at, r.accepted_at, rc.at, r.rejected_at, rc.warnings, r.receipts
+		rc.error, r.last_error, r.submitted_at, r.accepted_at, rc.at, r.rejected_at, rc.warnings, r.receipts,
+		r.current_sha256 IS NOT NULL
 		FROM rows r JOIN recipients rc ON rc.row_id = r.id
 		ORDER BY r.row_number, r.id, rc.position`
 	return func(yield func(ReportRow, error) bool) {
@@ -136,7 +140,8 @@ func (r *Reader) ReportRows(ctx context.Context) iter.Seq2[ReportRow, error] {
 			var rcError, rowError string
 			var submitted, accepted, at, rejected sql.NullInt64
 			if err := s.Scan(&l.RowID, &l.RowNumber, &l.Key, &l.Recipient, &l.Subject, &msg, &l.RowState, &rcState,
-				&rcError, &rowError, &submitted, &accepted, &at, &rejected, &l.Warnings, &l.Receipts); err != nil {
+				&rcError, &rowError, &submitted, &accepted, &at, &rejected, &l.Warnings, &l.Receipts,
+				&l.ChangedAfterSend); err != nil {
 				yield(ReportRow{}, fmt.Errorf("journal: report: %w", err))
 				return false
 			}

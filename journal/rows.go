@@ -44,7 +44,15 @@ type Row struct {
 	Receipts          int
 	ReceiptsDeletedAt time.Time
 	UpdatedAt         time.Time
+	// CurrentSHA256 is, for a row past pending whose content the campaign's
+	// files render differently since it was sent (accepted with Amend), the
+	// hash they render now; "" otherwise. ContentSHA256 stays what was sent.
+	CurrentSHA256 string
 }
+
+// ChangedAfterSend reports whether the campaign's files, at the last
+// accepted change, render the row differently from what was sent.
+func (r Row) ChangedAfterSend() bool { return r.CurrentSHA256 != "" }
 
 // recipientsColumn reads a row's addresses, in order, as a JSON array.
 const recipientsColumn = `(SELECT json_group_array(address) FROM
@@ -52,7 +60,7 @@ const recipientsColumn = `(SELECT json_group_array(address) FROM
 
 const rowColumns = `id, key, row_number, ` + recipientsColumn + `, subject, lower(hex(content_sha256)), state, message_id, attempts, last_error,
 	created_at, sending_at, submitted_at, unknown_at, rejected_at, accepted_at, final_at, next_poll_at, polls,
-	receipts, receipts_deleted_at, updated_at`
+	receipts, receipts_deleted_at, updated_at, coalesce(lower(hex(current_sha256)), '')`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -63,7 +71,7 @@ func scanRow(s scanner) (Row, error) {
 	var created, sending, submitted, unknown, rejected, accepted, final, nextPoll, deleted, updated sql.NullInt64
 	if err := s.Scan(&r.ID, &r.Key, &r.RowNumber, &recipients, &r.Subject, &r.ContentSHA256, &r.State, &msg,
 		&r.Attempts, &r.LastError, &created, &sending, &submitted, &unknown, &rejected, &accepted, &final, &nextPoll,
-		&r.Polls, &r.Receipts, &deleted, &updated); err != nil {
+		&r.Polls, &r.Receipts, &deleted, &updated, &r.CurrentSHA256); err != nil {
 		return Row{}, err
 	}
 	if err := json.Unmarshal([]byte(recipients), &r.Recipients); err != nil {
@@ -204,6 +212,21 @@ func (r *Reader) ReceiptsToDelete(ctx context.Context, limit int) ([]Row, error)
 		AND receipts > 0 AND receipts_deleted_at IS NULL ORDER BY row_number, id LIMIT ?`, sqlLimit(limit))
 }
 
+// ChangedAfterSend returns up to limit rows changed after send (see
+// Row.CurrentSHA256), by row number, and how many there are in all.
+func (r *Reader) ChangedAfterSend(ctx context.Context, limit int) ([]Row, int, error) {
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM rows WHERE current_sha256 IS NOT NULL").Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("journal: changed after send: %w", err)
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	rows, err := r.queryRows(ctx, "changed after send", "SELECT "+rowColumns+
+		" FROM rows WHERE current_sha256 IS NOT NULL ORDER BY row_number, id LIMIT ?", sqlLimit(limit))
+	return rows, n, err
+}
+
 // RowDigest is what a resume compares with a fresh preflight.
 type RowDigest struct {
 	ID            int64
@@ -211,16 +234,19 @@ type RowDigest struct {
 	RowNumber     int
 	ContentSHA256 string
 	State         State
+	// CurrentSHA256 is as in Row: set only for a row changed after send.
+	CurrentSHA256 string
 }
 
 // RowDigests yields every row's digest by row number. It reads one
 // snapshot; stop early by breaking out of the loop.
 func (r *Reader) RowDigests(ctx context.Context) iter.Seq2[RowDigest, error] {
 	return func(yield func(RowDigest, error) bool) {
-		r.stream(ctx, "row digests", `SELECT id, key, row_number, lower(hex(content_sha256)), state FROM rows ORDER BY row_number, id`,
+		r.stream(ctx, "row digests", `SELECT id, key, row_number, lower(hex(content_sha256)), state,
+			coalesce(lower(hex(current_sha256)), '') FROM rows ORDER BY row_number, id`,
 			func(s scanner) bool {
 				var d RowDigest
-				if err := s.Scan(&d.ID, &d.Key, &d.RowNumber, &d.ContentSHA256, &d.State); err != nil {
+				if err := s.Scan(&d.ID, &d.Key, &d.RowNumber, &d.ContentSHA256, &d.State, &d.CurrentSHA256); err != nil {
 					yield(RowDigest{}, fmt.Errorf("journal: row digests: %w", err))
 					return false
 				}

@@ -271,6 +271,19 @@ func migrations() []migration {
 				return err
 			},
 		},
+		{
+			version: 6,
+			// content_sha256 stays what was sent; current_sha256 is what
+			// the campaign's files render for a row past pending at the
+			// last accepted change (`run --allow-changes`), NULL while that
+			// is the same: "changed after send" in status and the report.
+			name: "rows: content changed after send",
+			stmts: []string{
+				`ALTER TABLE rows ADD COLUMN current_sha256 BLOB
+				 CHECK (current_sha256 IS NULL OR length(current_sha256) = 32)`,
+				`CREATE INDEX rows_changed ON rows (row_number, id) WHERE current_sha256 IS NOT NULL`,
+			},
+		},
 	}
 }
 

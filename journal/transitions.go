@@ -33,6 +33,10 @@ const (
 	EventAmended = "amended"
 	// EventContentChanged: Amend gave a pending row new content.
 	EventContentChanged = "content_changed"
+	// EventChangedAfterSend: Amend found a row past pending rendered
+	// differently from what was sent; detail {"current_sha256":...}, ""
+	// when it renders as sent again.
+	EventChangedAfterSend = "changed_after_send"
 	// EventSending: MarkSending.
 	EventSending = "sending"
 	// EventSubmitted: MarkSubmitted; detail {"from":"unknown"} when reconciled.

@@ -107,6 +107,9 @@ const (
 	NoteNotConfirmed NoteKind = "not_confirmed"
 	// NoteChangesAccepted: --allow-changes amended the journal.
 	NoteChangesAccepted NoteKind = "changes_accepted"
+	// NoteDuplicateContent: --allow-duplicate-content lets rows send a
+	// message already sent (or sent twice in this run).
+	NoteDuplicateContent NoteKind = "duplicate_content"
 	// NoteQuota warns that the receipts may not fit in the mailbox.
 	NoteQuota NoteKind = "quota_warning"
 	// NoteSendingDone: every send is done, tracking goes on.

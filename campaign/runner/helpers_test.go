@@ -148,9 +148,11 @@ type testRun struct {
 	NoWait        bool
 	ResendUnknown bool
 	AllowChanges  bool
-	Confirm       func(Plan) (bool, error)
-	Clock         Clock
-	Endpoint      string
+	// AllowDuplicateContent is RunOptions.AllowDuplicateContent.
+	AllowDuplicateContent bool
+	Confirm               func(Plan) (bool, error)
+	Clock                 Clock
+	Endpoint              string
 	// Report is "" for no report, "default" for the reports next to the
 	// journal.
 	Report string
@@ -238,7 +240,8 @@ func (f *fixture) run(ctx context.Context, o testRun) (*Result, string, error) {
 	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
 	res, err := Run(ctx, f.campaign(), o.deps(sw, f.rec, 40*time.Millisecond), RunOptions{Limit: o.Limit, NoWait: o.NoWait,
-		ResendUnknown: o.ResendUnknown, AllowChanges: o.AllowChanges, Confirm: o.Confirm})
+		ResendUnknown: o.ResendUnknown, AllowChanges: o.AllowChanges, AllowDuplicateContent: o.AllowDuplicateContent,
+		Confirm: o.Confirm})
 	return res, sw.String(), err
 }
 

@@ -106,6 +106,13 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 			waiting++
 			continue
 		}
+		if row.ChangedAfterSend() {
+			// What may have gone out is not what the files render now:
+			// resending either would be a guess.
+			r.e.note(NoteNotResent, "Row %d (key %q) is not resent: the campaign's files now render it differently from "+
+				"what may have been sent; undo that change to resend it as it was, or give it a new key.", row.RowNumber, row.Key)
+			continue
+		}
 		if r.ambiguous[row.ID] {
 			r.e.note(NoteNotResent, "Row %d (key %q) is not resent: an acceptance in the mailbox may be its own; check the mailbox.",
 				row.RowNumber, row.Key)

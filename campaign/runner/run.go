@@ -66,8 +66,13 @@ type RunOptions struct {
 	// outcome stayed unknown after their reconciliation window.
 	ResendUnknown bool
 	// AllowChanges accepts, on a resume, new rows and changed content for
-	// rows not sent yet.
+	// rows not sent yet; rows already sent keep what was sent and are
+	// marked "changed after send" when their content changed.
 	AllowChanges bool
+	// AllowDuplicateContent sends rows whose message (recipients, subject,
+	// body and attachments) is the same as a row already sent in the
+	// journal, or as another row to send; without it the run refuses them.
+	AllowDuplicateContent bool
 	// Journal is the journal file; "" means sending.journal.
 	Journal string
 	// Confirm is asked, after preflight and before the first send, whether
@@ -333,7 +338,7 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	defer j.Close()
 	e.j = j
 
-	plan, err := e.openCampaign(ctx, rows, opts.AllowChanges)
+	plan, err := e.openCampaign(ctx, rows, opts)
 	if err != nil {
 		return res, err
 	}
@@ -472,9 +477,11 @@ func (e *runEnv) fingerprint() (journal.Fingerprint, error) {
 }
 
 // openCampaign initialises a new journal or checks a resume: the same
-// endpoint and sender, and the same campaign (or, with allowChanges, only
-// changes that do not touch rows already sent).
-func (e *runEnv) openCampaign(ctx context.Context, rows []journal.NewRow, allowChanges bool) (Plan, error) {
+// endpoint and sender, and the same campaign (or, with AllowChanges, any
+// change that keeps every pending row; rows already sent keep what was
+// sent). Either way no row to send may repeat a message already sent or
+// another row's, unless AllowDuplicateContent.
+func (e *runEnv) openCampaign(ctx context.Context, rows []journal.NewRow, opts RunOptions) (Plan, error) {
 	plan := Plan{Campaign: e.c.Name, Journal: e.j.Path(), Endpoint: e.endpoint, Rate: e.c.Sending.Rate}
 	fp, err := e.fingerprint()
 	if err != nil {
@@ -483,6 +490,9 @@ func (e *runEnv) openCampaign(ctx context.Context, rows []journal.NewRow, allowC
 	m, err := e.j.Meta(ctx)
 	switch {
 	case errors.Is(err, journal.ErrNotInitialized):
+		if err := e.checkDuplicateContent(rows, nil, opts.AllowDuplicateContent); err != nil {
+			return plan, err
+		}
 		n, err := e.j.Init(ctx, journal.Meta{Campaign: e.c.Name, Endpoint: e.endpoint, Sender: e.c.Sender.Address,
 			Fingerprint: fp}, journal.RowsOf(rows))
 		if err != nil {
@@ -497,29 +507,44 @@ func (e *runEnv) openCampaign(ctx context.Context, rows []journal.NewRow, allowC
 	if err := m.CheckTarget(e.endpoint, e.c.Sender.Address); err != nil {
 		return plan, fmt.Errorf("run: %w", err)
 	}
-	changes, blocking, err := e.diff(ctx, m.Fingerprint, fp, rows)
+	digests, err := e.digests(ctx)
 	if err != nil {
+		return plan, err
+	}
+	changes, blocking, sentChanged := diff(m.Fingerprint, fp, rows, digests)
+	if len(blocking) > 0 {
+		return plan, fmt.Errorf("run: the campaign changed since the journal %s was written, and rows not sent yet "+
+			"are no longer in the recipients:\n  %s\nput them back (a row is never forgotten before it is sent): %w",
+			e.j.Path(), strings.Join(limitLines(blocking, 20), "\n  "), campaign.ErrInvalidInput)
+	}
+	if err := e.checkDuplicateContent(rows, digests, opts.AllowDuplicateContent); err != nil {
 		return plan, err
 	}
 	if len(changes) == 0 {
 		return plan, nil
 	}
 	plan.Changes = changes
-	if len(blocking) > 0 {
-		return plan, fmt.Errorf("run: the campaign changed since the journal %s was written, and some changes touch "+
-			"rows already sent, which can never change:\n  %s\nundo those changes (or start a new campaign with another "+
-			"journal): %w", e.j.Path(), strings.Join(limitLines(blocking, 20), "\n  "), campaign.ErrInvalidInput)
-	}
-	if !allowChanges {
+	if !opts.AllowChanges {
+		keep := ""
+		if sentChanged > 0 {
+			keep = fmt.Sprintf("; the %d row(s) already sent keep what was sent, are not sent again and are shown as "+
+				"\"changed after send\"", sentChanged)
+		}
 		return plan, fmt.Errorf("run: the campaign changed since the journal %s was written:\n  %s\n"+
-			"undo the changes, or run again with --allow-changes to send the new and changed rows "+
-			"(rows already sent are never touched): %w", e.j.Path(), strings.Join(limitLines(changes, 20), "\n  "), campaign.ErrInvalidInput)
+			"undo the changes, or run again with --allow-changes to send the new and changed rows not sent yet%s: %w",
+			e.j.Path(), strings.Join(limitLines(changes, 20), "\n  "), keep, campaign.ErrInvalidInput)
 	}
 	ar, err := e.j.Amend(ctx, fp, journal.RowsOf(rows))
 	if err != nil {
 		return plan, fmt.Errorf("run: %w", err)
 	}
-	e.note(NoteChangesAccepted, "Changes accepted (--allow-changes): %d new row(s), %d pending row(s) with new content.", ar.Added, ar.Updated)
+	text := fmt.Sprintf("Changes accepted (--allow-changes): %d new row(s), %d pending row(s) with new content.", ar.Added, ar.Updated)
+	if ar.ChangedAfterSend > 0 {
+		text += fmt.Sprintf("\n%d row(s) already sent render differently now: they keep what was sent, are not sent "+
+			"again, and status and the report show them as \"changed after send\" (to send them the new content, "+
+			"give them new keys).", ar.ChangedAfterSend)
+	}
+	e.note(NoteChangesAccepted, "%s", text)
 	return plan, nil
 }
 
@@ -530,11 +555,24 @@ func limitLines(lines []string, n int) []string {
 	return append(slices.Clone(lines[:n]), fmt.Sprintf("... and %d more", len(lines)-n))
 }
 
+// digests reads every journal row's digest, by row number.
+func (e *runEnv) digests(ctx context.Context) ([]journal.RowDigest, error) {
+	var out []journal.RowDigest
+	for d, err := range e.j.RowDigests(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // diff says what changed between the journal and the campaign as it is
 // now: the fingerprint's parts and, row by row, new rows, changed content
 // and vanished rows. blocking lists the changes --allow-changes cannot
-// accept: any change to a row past pending, or a pending row removed.
-func (e *runEnv) diff(ctx context.Context, old, fresh journal.Fingerprint, rows []journal.NewRow) (changes, blocking []string, err error) {
+// accept: a pending row removed. sentChanged counts the rows past pending
+// that render differently from what was sent and were not yet marked so.
+func diff(old, fresh journal.Fingerprint, rows []journal.NewRow, digests []journal.RowDigest) (changes, blocking []string, sentChanged int) {
 	for _, pc := range old.Diff(fresh) {
 		changes = append(changes, pc.String())
 	}
@@ -543,10 +581,7 @@ func (e *runEnv) diff(ctx context.Context, old, fresh journal.Fingerprint, rows 
 		byKey[r.Key] = r
 	}
 	seen := make(map[string]bool, len(rows))
-	for d, err := range e.j.RowDigests(ctx) {
-		if err != nil {
-			return nil, nil, fmt.Errorf("run: %w", err)
-		}
+	for _, d := range digests {
 		seen[d.Key] = true
 		r, ok := byKey[d.Key]
 		switch {
@@ -559,12 +594,17 @@ func (e *runEnv) diff(ctx context.Context, old, fresh journal.Fingerprint, rows 
 			// message went out whatever the file says now.
 			changes = append(changes, fmt.Sprintf("row %d (key %q) is no longer in the recipients (already %s: kept)",
 				d.RowNumber, d.Key, d.State))
-		case r.ContentSHA256 != d.ContentSHA256 && d.State == journal.StatePending:
+		case r.ContentSHA256 == d.ContentSHA256:
+			if d.CurrentSHA256 != "" {
+				changes = append(changes, fmt.Sprintf("row %d (key %q) renders as it was sent again (%s)", r.RowNumber, d.Key, d.State))
+			}
+		case d.State == journal.StatePending:
 			changes = append(changes, fmt.Sprintf("row %d (key %q): content changed (not sent yet)", r.RowNumber, d.Key))
-		case r.ContentSHA256 != d.ContentSHA256:
-			line := fmt.Sprintf("row %d (key %q): content changed, but it is already %s", r.RowNumber, d.Key, d.State)
-			changes = append(changes, line)
-			blocking = append(blocking, line)
+		case r.ContentSHA256 != d.CurrentSHA256:
+			// The change was not accepted before (or changed again).
+			changes = append(changes, fmt.Sprintf("row %d (key %q): content changed after it was sent (already %s: "+
+				"it keeps what was sent)", r.RowNumber, d.Key, d.State))
+			sentChanged++
 		}
 	}
 	for _, r := range rows {
@@ -572,9 +612,7 @@ func (e *runEnv) diff(ctx context.Context, old, fresh journal.Fingerprint, rows 
 			changes = append(changes, fmt.Sprintf("row %d (key %q) is new", r.RowNumber, r.Key))
 		}
 	}
-	// A row kept but vanished from the file is not blocking; keep the
-	// list of changes only if something besides it changed.
-	return changes, blocking, nil
+	return changes, blocking, sentChanged
 }
 
 // checkQuota warns when the receipts of the rows still to send would not

@@ -157,12 +157,21 @@ func TestRunAllowChanges(t *testing.T) {
 	}
 	f.checkExactlyOnce(4)
 
-	// A change to a row already sent is refused even with --allow-changes.
+	// A change to a row already sent needs --allow-changes too; the row
+	// keeps what was sent and is not sent again.
 	rows[0] = "P001,dest1@pec.example.it,Persona Uno Cambiata"
 	f.writeRows(rows...)
-	_, out, err = f.run(t.Context(), testRun{NoWait: true, AllowChanges: true})
-	if !errors.Is(err, campaign.ErrInvalidInput) || !strings.Contains(err.Error(), `row 1 (key "P001"): content changed, but it is already`) {
+	_, out, err = f.run(t.Context(), testRun{NoWait: true})
+	if !errors.Is(err, campaign.ErrInvalidInput) || !strings.Contains(err.Error(), `row 1 (key "P001"): content changed after it was sent`) ||
+		!strings.Contains(err.Error(), "--allow-changes") {
 		t.Fatalf("change to a sent row: %v\n%s", err, out)
+	}
+	res, out, err = f.run(t.Context(), testRun{NoWait: true, AllowChanges: true})
+	if err != nil || res.Sent != 0 || !f.rec.noted(NoteChangesAccepted) {
+		t.Fatalf("change to a sent row with --allow-changes: sent %d, %v\n%s", res.Sent, err, out)
+	}
+	if row := f.rowsByKey()["P001"]; !row.ChangedAfterSend() {
+		t.Errorf("row 1 is not marked changed after send: %+v", row)
 	}
 	f.checkExactlyOnce(4)
 }

@@ -47,6 +47,24 @@ type StatusReport struct {
 	// them all.
 	Attention      []AttentionRow `json:"attention"`
 	AttentionCount int            `json:"attention_count"`
+	// ChangedAfterSend lists the rows already sent that the campaign's
+	// files, when a run last accepted a change (--allow-changes), render
+	// differently from what was sent, at most 50; ChangedAfterSendCount
+	// counts them all. They kept what was sent and were not sent again.
+	ChangedAfterSend      []ChangedRow `json:"changed_after_send"`
+	ChangedAfterSendCount int          `json:"changed_after_send_count"`
+}
+
+// ChangedRow is a row whose message, as the campaign's files render it now,
+// is not the one that was sent.
+type ChangedRow struct {
+	Row   int    `json:"row"`
+	Key   string `json:"key"`
+	State string `json:"state"`
+	// SentSHA256 is the content hash of what was sent, CurrentSHA256 of
+	// what the files render now.
+	SentSHA256    string `json:"sent_sha256"`
+	CurrentSHA256 string `json:"current_sha256"`
 }
 
 // AttentionRow is a row that needs a person's attention.
@@ -74,7 +92,7 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	st := &StatusReport{Campaign: m.Campaign, Journal: r.Path(), Endpoint: m.Endpoint, Sender: m.Sender,
-		Counts: map[string]int{}, Attention: []AttentionRow{}}
+		Counts: map[string]int{}, Attention: []AttentionRow{}, ChangedAfterSend: []ChangedRow{}}
 	counts, err := r.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -107,6 +125,15 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		st.Attention = append(st.Attention, AttentionRow{
 			Row: row.RowNumber, Key: row.Key, State: string(row.State), Recipients: row.Recipients, Error: row.LastError,
 		})
+	}
+	changed, n, err := r.ChangedAfterSend(ctx, maxAttention)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.ChangedAfterSendCount = n
+	for _, row := range changed {
+		st.ChangedAfterSend = append(st.ChangedAfterSend, ChangedRow{Row: row.RowNumber, Key: row.Key, State: string(row.State),
+			SentSHA256: row.ContentSHA256, CurrentSHA256: row.CurrentSHA256})
 	}
 	return st, nil
 }
@@ -162,6 +189,16 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 		if s.Counts[string(journal.StateUnknown)]+s.Counts[string(journal.StateSending)] > 0 {
 			b.WriteString("  unknown: the send may or may not have happened; `pecbatch run` reconciles them from the mailbox,\n" +
 				"  and `pecbatch run --resend-unknown` sends again those not found within sending.reconcile_window.\n")
+		}
+	}
+	if s.ChangedAfterSendCount > 0 {
+		fmt.Fprintf(&b, "\nRows changed after send (%d): the campaign's files now render them differently from what was sent;\n"+
+			"  they keep what was sent and are not sent again (give a row a new key to send it the new content):\n", s.ChangedAfterSendCount)
+		for _, c := range s.ChangedAfterSend {
+			fmt.Fprintf(&b, "  row %d (key %q, %s) changed after send\n", c.Row, c.Key, c.State)
+		}
+		if s.ChangedAfterSendCount > len(s.ChangedAfterSend) {
+			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.ChangedAfterSendCount-len(s.ChangedAfterSend))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
