@@ -26,6 +26,8 @@ type reportCSVLine struct {
 	DeliveredAt string `csv:"delivered_at"`
 	FailedAt    string `csv:"failed_at"`
 	Receipts    int    `csv:"receipts"`
+	// Note is NoteChangedAfterSend or empty.
+	Note string `csv:"note"`
 }
 
 // reportCSVBatch is how many lines are handed to gocsv at a time: enough to
@@ -85,6 +87,7 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 			DeliveredAt: csvTime(r.DeliveredAt, loc),
 			FailedAt:    csvTime(r.FailedAt, loc),
 			Receipts:    r.Receipts,
+			Note:        rowNote(r),
 		})
 		if len(batch) == reportCSVBatch {
 			if err := ctx.Err(); err != nil {
@@ -99,6 +102,14 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 		return flush()
 	}
 	return nil
+}
+
+// rowNote is the report's note on a row: NoteChangedAfterSend or "".
+func rowNote(r Row) string {
+	if r.ChangedAfterSend {
+		return NoteChangedAfterSend
+	}
+	return ""
 }
 
 // csvTime formats t as RFC 3339 with its offset in loc; unset is empty.

@@ -14,7 +14,7 @@ import (
 )
 
 var reportCSVHeader = []string{"row", "key", "recipient", "subject", "message_id", "state", "error",
-	"submitted_at", "accepted_at", "delivered_at", "failed_at", "receipts"}
+	"submitted_at", "accepted_at", "delivered_at", "failed_at", "receipts", "note"}
 
 func writeCSV(t *testing.T, d *Data, opts Options) []byte {
 	t.Helper()

@@ -107,6 +107,8 @@ type htmlGroup struct {
 	Lines     []htmlLine
 	Receipts  []htmlReceipt
 	Summary   string // "3 receipts"
+	// Note is NoteChangedAfterSend or empty.
+	Note string
 }
 
 // htmlLine is one recipient of a row in the table.
@@ -192,7 +194,8 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 				page.Capped = true
 				continue
 			}
-			page.Groups = append(page.Groups, htmlGroup{rowID: r.RowID, Row: r.Row, Key: r.Key, Subject: r.Subject, MessageID: r.MessageID})
+			page.Groups = append(page.Groups, htmlGroup{rowID: r.RowID, Row: r.Row, Key: r.Key, Subject: r.Subject, MessageID: r.MessageID,
+				Note: rowNote(r)})
 			n++
 		} else if page.Capped {
 			continue

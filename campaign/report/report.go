@@ -96,7 +96,14 @@ type Row struct {
 	DeliveredAt time.Time
 	FailedAt    time.Time
 	Receipts    int // receipts archived for the row
+	// ChangedAfterSend says the campaign's files, when a run last accepted
+	// a change, render the row differently from what was sent (which the
+	// row keeps): the report shows "changed after send".
+	ChangedAfterSend bool
 }
+
+// NoteChangedAfterSend is what the report says of a row changed after send.
+const NoteChangedAfterSend = "changed after send"
 
 // Receipt is one archived receipt of a row, as the HTML report lists
 // it.

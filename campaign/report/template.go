@@ -61,6 +61,7 @@ table.rows td.subject { min-width: 12em; }
 table.rows td time { display: inline-block; min-width: 6em; }
 table.rows tbody { border-top: 2px solid var(--line); }
 table.rows tbody:nth-of-type(even) { background: var(--zebra); }
+.note { font-size: 12px; font-weight: 600; color: var(--warn); }
 .mid { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--muted); word-break: break-all; }
 .t-ok { color: var(--ok); } .t-bad { color: var(--bad); }
 .err { color: var(--bad); }
@@ -113,7 +114,7 @@ footer { font-size: 12px; margin-top: 24px; margin-bottom: 24px; }
 {{end}}{{if .Groups}}<div class="scroll"><table class="rows">
 <thead><tr><th scope="col" class="num">Row</th><th scope="col">Key</th><th scope="col">Subject / message ID</th><th scope="col">Recipient</th><th scope="col">State</th><th scope="col">Sent</th><th scope="col">Accepted</th><th scope="col">Delivered / failed</th><th scope="col">Error</th><th scope="col">Receipts</th></tr></thead>
 {{range .Groups}}{{$g := .}}<tbody id="row-{{.Row}}">
-{{range $i, $l := .Lines}}<tr>{{if eq $i 0}}<td class="num" rowspan="{{len $g.Lines}}">{{$g.Row}}</td><td class="key" rowspan="{{len $g.Lines}}">{{$g.Key}}</td><td class="subject" rowspan="{{len $g.Lines}}">{{$g.Subject}}{{with $g.MessageID}}<div class="mid">{{.}}</div>{{end}}</td>{{end}}<td>{{$l.Recipient}}</td><td><span class="badge {{$l.Class}}">{{$l.State}}</span></td><td>{{template "time" $l.Submitted}}</td><td>{{template "time" $l.Accepted}}</td><td{{with $l.OutcomeClass}} class="{{.}}"{{end}}>{{template "time" $l.Outcome}}</td><td class="err">{{$l.Error}}</td>{{if eq $i 0}}<td rowspan="{{len $g.Lines}}">{{template "receipts" $g}}</td>{{end}}</tr>
+{{range $i, $l := .Lines}}<tr>{{if eq $i 0}}<td class="num" rowspan="{{len $g.Lines}}">{{$g.Row}}</td><td class="key" rowspan="{{len $g.Lines}}">{{$g.Key}}</td><td class="subject" rowspan="{{len $g.Lines}}">{{$g.Subject}}{{with $g.MessageID}}<div class="mid">{{.}}</div>{{end}}{{with $g.Note}}<div class="note" title="the campaign's files now render this row differently from what was sent; the row keeps what was sent and was not sent again">{{.}}</div>{{end}}</td>{{end}}<td>{{$l.Recipient}}</td><td><span class="badge {{$l.Class}}">{{$l.State}}</span></td><td>{{template "time" $l.Submitted}}</td><td>{{template "time" $l.Accepted}}</td><td{{with $l.OutcomeClass}} class="{{.}}"{{end}}>{{template "time" $l.Outcome}}</td><td class="err">{{$l.Error}}</td>{{if eq $i 0}}<td rowspan="{{len $g.Lines}}">{{template "receipts" $g}}</td>{{end}}</tr>
 {{end}}</tbody>
 {{end}}</table></div>
 {{else}}<p class="empty">The journal has no rows.</p>

@@ -24,6 +24,7 @@ type runOptions struct {
 	noWait        bool
 	resendUnknown bool
 	allowChanges  bool
+	allowDupes    bool
 	sandbox       bool
 	report        string
 }
@@ -64,7 +65,10 @@ leaves the machine), with a journal of its own that starts afresh each time.
 	f.IntVar(&o.limit, "limit", 0, "send at most this many pending rows (a trial batch); 0 means all")
 	f.BoolVar(&o.noWait, "no-wait", false, "return after sending; track the receipts later with 'pecbatch poll'")
 	f.BoolVar(&o.resendUnknown, "resend-unknown", false, "send again the rows whose outcome stayed unknown after sending.reconcile_window")
-	f.BoolVar(&o.allowChanges, "allow-changes", false, "on a resume, accept new rows and changed content of rows not sent yet")
+	f.BoolVar(&o.allowChanges, "allow-changes", false, "on a resume, accept new rows and changed content of rows not sent yet "+
+		"(rows already sent keep what was sent and are shown as changed after send)")
+	f.BoolVar(&o.allowDupes, "allow-duplicate-content", false, "send rows whose message (recipients, subject, body, attachments) "+
+		"is the same as a row already sent in the journal or another row of this run")
 	f.BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch instead of the API (nothing leaves the machine)")
 	f.StringVar(&o.report, "report", "", `where to write the delivery report ("-": none; default: CSV and HTML next to the journal)`)
 	return cmd
@@ -89,10 +93,11 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 	}
 	d := g.runnerDeps(o.report)
 	ropts := runner.RunOptions{
-		Limit:         o.limit,
-		NoWait:        o.noWait,
-		ResendUnknown: o.resendUnknown,
-		AllowChanges:  o.allowChanges,
+		Limit:                 o.limit,
+		NoWait:                o.noWait,
+		ResendUnknown:         o.resendUnknown,
+		AllowChanges:          o.allowChanges,
+		AllowDuplicateContent: o.allowDupes,
 	}
 	if local != nil {
 		if ropts.Journal, err = local.configure(ctx, g, c, &d); err != nil {
