@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,4 +193,30 @@ func TestRunTrialThenTypoFix(t *testing.T) {
 		}
 	}
 	f.checkExactlyOnce(8)
+}
+
+// TestRunUnknownChangedAfterSendNotResent: an unknown row whose content
+// changed after its send is kept unknown by --resend-unknown (what may have
+// gone out is not what the files render now), with a note, and nothing is
+// sent for it.
+func TestRunUnknownChangedAfterSendNotResent(t *testing.T) {
+	f := newFixture(t, fastSandbox(), csvRows(2, "pec.example.it")...)
+	f.window = "1m"
+	f.writeCampaign()
+	var on atomic.Bool
+	on.Store(true)
+	faultOn(t, f, "500", &on, "Sollecito P001")
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true}); !errors.Is(err, campaign.ErrRowsUnknown) {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	on.Store(false)
+	f.write("corpo.html", "<p>Gentile {{.nome}}, le scriviamo ancora per la pratica {{.id}}.</p>\n")
+	res, out, err := f.run(t.Context(), testRun{NoWait: true, AllowChanges: true, ResendUnknown: true, Clock: offsetClock(2 * time.Minute)})
+	if !errors.Is(err, campaign.ErrRowsUnknown) || res.Sent != 0 || !f.rec.noted(NoteNotResent) {
+		t.Fatalf("resend of a row changed after send: sent %d, %v\n%s", res.Sent, err, out)
+	}
+	if row := f.rowsByKey()["P001"]; row.State != journal.StateUnknown || !row.ChangedAfterSend() {
+		t.Errorf("row 1: %+v", row)
+	}
+	f.checkExactlyOnce(1)
 }
