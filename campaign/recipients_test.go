@@ -347,6 +347,8 @@ func FuzzRecipientsReader(f *testing.F) {
 		"",
 		"\"",
 		"a,a\n",
+		"pec;nome\ra@pec.it;Mario\r",
+		"pec;nome\na@pec.it;M\x00\rb;c\n",
 	}
 	for _, s := range seeds {
 		f.Add(s, uint8(0), false)
