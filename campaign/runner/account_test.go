@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -203,4 +204,32 @@ func TestRunOpeningRefusals(t *testing.T) {
 			f.checkExactlyOnce(tt.sent)
 		})
 	}
+}
+
+// TestRunOpeningRefusalsInterrupted: a run interrupted while refusals are
+// held leaves those rows pending, none rejected: the next run decides.
+func TestRunOpeningRefusalsInterrupted(t *testing.T) {
+	f := newFixture(t, fastSandbox(), csvRows(4, "pec.example.it")...)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var sends atomic.Int32
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if !isSend(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if sends.Add(1) == 2 {
+			cancel() // Ctrl-C during the second send
+		}
+		answerWith(w, http.StatusBadRequest, "application/json", `{"success":false,"message":"Post parameter is not valid"}`)
+	})
+	_, out, err := f.run(ctx, testRun{})
+	if !errors.Is(err, campaign.ErrInterrupted) {
+		t.Fatalf("Run: %v, want campaign.ErrInterrupted\n%s", err, out)
+	}
+	st := f.states()
+	if countStates(st, journal.StatePending) != 4 {
+		t.Errorf("states %v, want every row pending", st)
+	}
+	f.checkExactlyOnce(0)
 }
