@@ -34,8 +34,12 @@ func (l *loader) build(raw *rawConfig) {
 	l.buildTracking(raw)
 }
 
-// isControl reports a control character (line breaks included).
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl reports a control character or a line break: C0, DEL, C1
+// (U+0085 NEL among them) and the Unicode line and paragraph separators
+// U+2028 and U+2029, which mail clients and the API may take for a new line.
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
+}
 
 // buildAPI fills the api and sender sections.
 func (l *loader) buildAPI(raw *rawConfig) {
@@ -102,11 +106,25 @@ func (l *loader) buildAPI(raw *rawConfig) {
 }
 
 // checkBaseURL accepts https URLs, and http only to a loopback host (the
-// sandbox).
+// sandbox), with nothing but a scheme, a host, a port and a path. Its
+// messages never repeat a user name or password written in the URL.
 func checkBaseURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" {
+		if strings.Contains(v, "@") {
+			return errors.New("this is not a URL such as https://ws.pecmassiva.com; it must not contain a user name or " +
+				"password either (the part before @): the token goes in api.token, the mailbox login in " +
+				"sender.username and sender.password")
+		}
 		return fmt.Errorf("%q is not a URL such as https://ws.pecmassiva.com", v)
+	}
+	switch {
+	case u.User != nil:
+		return errors.New("the URL must not contain a user name or password (the part before @): remove it; the " +
+			"token goes in api.token, the mailbox login in sender.username and sender.password")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(v, "#"):
+		return fmt.Errorf("%q: the URL must not have a query (?...) or a fragment (#...): write only the address, "+
+			"such as https://ws.pecmassiva.com", u.Redacted())
 	}
 	switch u.Scheme {
 	case "https":
@@ -336,6 +354,13 @@ func (l *loader) buildSending(raw *rawConfig) {
 		c.Sending.Journal = l.path(v)
 		if info, err := os.Stat(c.Sending.Journal); err == nil && info.IsDir() {
 			l.problem(s.Journal.Line, "sending.journal", "%s is a folder: name a file, such as %s.journal.db", v, base)
+		} else if info, err := os.Stat(filepath.Dir(c.Sending.Journal)); err != nil || !info.IsDir() {
+			what := "the folder %s does not exist: create it, or name"
+			if err == nil {
+				what = "%s is not a folder: name"
+			}
+			l.problem(s.Journal.Line, "sending.journal", "%s: "+what+" a journal in an existing folder (paths are "+
+				"relative to the campaign file's folder)", v, filepath.Dir(v))
 		}
 	}
 	c.Sending.MaxConsecutiveErrors = l.positiveInt("sending.max_consecutive_errors", s.MaxConsecutiveErrors, DefaultMaxConsecutiveErrors)

@@ -51,7 +51,9 @@ tracking:
 `
 
 func TestLoadFull(t *testing.T) {
-	path := writeCampaign(t, fullCampaign, baseFiles())
+	files := baseFiles()
+	files["journal/.keep"] = "" // sending.journal's folder must exist
+	path := writeCampaign(t, fullCampaign, files)
 	dir := filepath.Dir(path)
 	c := mustLoad(t, path)
 	checks := []struct {
@@ -181,6 +183,13 @@ func loadCases() []loadCase {
 			"sending:\n  rate: 1\n  max_consecutive_errors: ten\n  reconcile_window: 10\n  daily_limit: -1\ntracking:\n  give_up_after: 1d\n  poll_rate: 2/d\n  delete_receipts: yes\n"},
 		{name: "base_url over plain http", yaml: edit("api:\n", "api:\n  base_url: http://ws.pecmassiva.com\n")},
 		{name: "base_url not a URL", yaml: edit("api:\n", "api:\n  base_url: ws.pecmassiva.com\n")},
+		{name: "base_url with a user and password", yaml: edit("api:\n", "api:\n  base_url: https://ufficio:Segreto1@ws.pecmassiva.com\n")},
+		{name: "base_url with a password that is not a URL", yaml: edit("api:\n", "api:\n  base_url: https://ufficio:Se greto@ws.pecmassiva.com\n")},
+		{name: "base_url with a query", yaml: edit("api:\n", "api:\n  base_url: https://ws.pecmassiva.com/?token=abc\n")},
+		{name: "base_url with a fragment", yaml: edit("api:\n", "api:\n  base_url: https://ws.pecmassiva.com/#send\n")},
+		{name: "journal in a missing folder", yaml: baseCampaign + "sending:\n  journal: archivio/prova.journal.db\n"},
+		{name: "journal in a file taken for a folder", yaml: baseCampaign + "sending:\n  journal: corpo.html/prova.journal.db\n"},
+		{name: "rate slower than one a day", yaml: baseCampaign + "sending:\n  rate: 0.0000001/h\ntracking:\n  poll_rate: 0.01/h\n"},
 		{name: "max_size over 100MB", yaml: edit("  body: corpo.html", "  body: corpo.html\n  max_size: 101MB")},
 		{name: "max_size not a size", yaml: edit("  body: corpo.html", "  body: corpo.html\n  max_size: big")},
 		{name: "invalid sender", yaml: edit("  address: Ufficio@PEC.esempio.it", "  address: Ufficio <ufficio@pec.esempio.it>")},

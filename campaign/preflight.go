@@ -488,9 +488,7 @@ func (c *Campaign) consume(rep *PreflightReport, dd *deduper, o *rowOutcome, csv
 
 // estimate fills the time and day estimates of s.
 func (c *Campaign) estimate(s *Summary) {
-	if ps := s.Rate.PerSecond(); ps > 0 {
-		s.SendingTime = time.Duration(float64(s.Messages) / ps * float64(time.Second))
-	}
+	s.SendingTime = s.Rate.TimeFor(s.Messages)
 	if s.DailyLimit > 0 {
 		s.Days = (s.Recipients + s.DailyLimit - 1) / s.DailyLimit
 	}

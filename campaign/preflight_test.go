@@ -52,6 +52,10 @@ func brokenFiles() map[string]string {
 		"n@pec.it;<b>Rossi & Figli</b>;15;C15;10;fatture/1.pdf",
 		"o@pec.it;Niccol\xf2;16;C16;10;fatture/1.pdf",
 		"p@pec.it;Pia;\"17\nbis\";C17;10;fatture/1.pdf",
+		"q@pec.it;Quinto;18\u0085bis;C18;10;fatture/1.pdf",
+		"r@pec.it;Rita;19\u2028bis;C19;10;fatture/1.pdf",
+		"s@pec.it;Sara;20\u2029bis;C20;10;fatture/1.pdf",
+		"t@pec.it;Te\x00o;21;C21;10;fatture/1.pdf",
 	}
 	f := baseFiles()
 	f["destinatari.csv"] = strings.Join(rows, "\n") + "\n"

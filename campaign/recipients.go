@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -94,6 +95,9 @@ func NewRecipientsReader(r io.Reader, opts CSVOptions) (*RecipientsReader, error
 	if err := rr.skipBOM(br); err != nil {
 		return nil, err
 	}
+	if err := rr.checkLineEnds(br); err != nil {
+		return nil, err
+	}
 	first, err := peekLine(br)
 	if err != nil {
 		return nil, fmt.Errorf("recipients: read %s: %w", rr.name, err)
@@ -130,6 +134,26 @@ func (rr *RecipientsReader) skipBOM(br *bufio.Reader) error {
 	}
 	return nil
 }
+
+// checkLineEnds refuses a file whose lines end in CR alone (classic Mac OS,
+// some exports): encoding/csv would read it as one line and report a field
+// count. It looks at the start of the file only: a CR followed by more text
+// before any LF.
+func (rr *RecipientsReader) checkLineEnds(br *bufio.Reader) error {
+	head, _ := br.Peek(br.Size())
+	if bytes.IndexByte(head, '\n') >= 0 {
+		return nil
+	}
+	if i := bytes.IndexByte(head, '\r'); i >= 0 && len(bytes.TrimRight(head[i:], "\r")) > 0 {
+		return rr.invalid(1, "", "lines end in CR only (an old Mac format): save the file as CSV with Windows or "+
+			"Unix line endings (in Excel: Save as, CSV UTF-8)")
+	}
+	return nil
+}
+
+// nulText explains a NUL byte in a field: text files have none, UTF-16
+// and binary files many.
+const nulText = "contains a NUL byte; the file may be UTF-16 or binary: save it as UTF-8 CSV (in Excel: Save as, CSV UTF-8)"
 
 // peekLine returns the first line of br that is not blank, without
 // consuming anything (at most the reader's buffer, enough for any header).
@@ -210,6 +234,11 @@ func (rr *RecipientsReader) readHeader(explicitDelimiter bool) error {
 	seen := make(map[string]int, len(fields))
 	var trimmed []string
 	for i, f := range fields {
+		if strings.IndexByte(f, 0) >= 0 {
+			problems = append(problems, Problem{File: rr.name, Line: rr.headerLine, Field: "header",
+				Message: fmt.Sprintf("column %d %s", i+1, nulText)})
+			continue
+		}
 		if rr.encoding == EncodingUTF8 && !utf8.ValidString(f) {
 			problems = append(problems, Problem{File: rr.name, Line: rr.headerLine, Field: "header",
 				Message: invalidUTF8Text(f, true)})
@@ -317,6 +346,12 @@ func (rr *RecipientsReader) Next() (Record, error) {
 		rec := Record{Row: rr.row, Line: line, Values: fields}
 		var problems []Problem
 		for i, f := range fields {
+			if strings.IndexByte(f, 0) >= 0 {
+				fl, _ := rr.csv.FieldPos(i)
+				problems = append(problems, Problem{File: rr.name, Line: fl, Row: rr.row,
+					Field: fmt.Sprintf("column %q", rr.header[i]), Message: nulText})
+				continue
+			}
 			if rr.encoding == EncodingUTF8 && !utf8.ValidString(f) {
 				fl, _ := rr.csv.FieldPos(i)
 				rr.badUTF8++
@@ -335,6 +370,10 @@ func (rr *RecipientsReader) Next() (Record, error) {
 
 // parseErrorText explains a csv.ParseError of a data row.
 func (rr *RecipientsReader) parseErrorText(pe *csv.ParseError, fields []string) string {
+	if errors.Is(pe.Err, csv.ErrFieldCount) && slices.ContainsFunc(fields, func(f string) bool { return strings.Contains(f, "\r") }) {
+		return "lines end in CR only (an old Mac format) from here on: save the file as CSV with Windows or Unix " +
+			"line endings (in Excel: Save as, CSV UTF-8)"
+	}
 	if errors.Is(pe.Err, csv.ErrFieldCount) {
 		return fmt.Sprintf("%d fields where the header has %d: check the separators (%s) and the quotes in this line",
 			len(fields), len(rr.header), delimiterName(rr.delimiter))

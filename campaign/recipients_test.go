@@ -161,6 +161,37 @@ func TestRecipientsReader(t *testing.T) {
 				`d.csv:4: row 3: column "nome": is not valid UTF-8 text (byte 0xEB)`,
 			},
 		},
+		{
+			name:   "a NUL byte in a value is named at its file, row and column",
+			src:    "pec;nome\na@pec.it;Mar\x00io\nb@pec.it;Giulia\n",
+			header: "pec|nome", delimiter: ';',
+			rows: []string{"2@3:b@pec.it|Giulia"},
+			problems: []string{
+				`d.csv:2: row 1: column "nome": contains a NUL byte; the file may be UTF-16 or binary: save it as UTF-8 CSV (in Excel: Save as, CSV UTF-8)`,
+			},
+		},
+		{
+			name:   "a NUL byte in a windows-1252 file",
+			src:    "pec;nome\na@pec.it\x00;Mario\n",
+			opts:   CSVOptions{Encoding: EncodingWindows1252},
+			header: "pec|nome", delimiter: ';',
+			problems: []string{
+				`d.csv:2: row 1: column "pec": contains a NUL byte; the file may be UTF-16 or binary: save it as UTF-8 CSV (in Excel: Save as, CSV UTF-8)`,
+			},
+		},
+		{
+			name:   "CR line endings after LF ones",
+			src:    "pec;nome\na@pec.it;Mario\rb@pec.it;Giulia\rc@pec.it;Luca\n",
+			header: "pec|nome", delimiter: ';',
+			problems: []string{
+				`d.csv:2: row 1: lines end in CR only (an old Mac format) from here on: save the file as CSV with Windows or Unix line endings (in Excel: Save as, CSV UTF-8)`,
+			},
+		},
+		{
+			name:   "a header line ending in CR alone, at the end of the file",
+			src:    "pec;nome\r",
+			header: "pec|nome", delimiter: ';',
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,6 +244,11 @@ func TestRecipientsReaderHeaderProblems(t *testing.T) {
 		{"invalid UTF-8 in the header", "pec;n\xf2me\n", CSVOptions{},
 			[]string{`d.csv:1: header: is not valid UTF-8 text (byte 0xF2); the file is probably Windows-1252 (Excel's plain "CSV"): set recipients.encoding: windows-1252, or save the file as "CSV UTF-8"`}},
 		{"unknown encoding", "pec\n", CSVOptions{Encoding: "ebcdic"}, []string{`d.csv: unknown encoding "ebcdic": use utf-8, windows-1252 or iso-8859-1`}},
+		{"CR line endings", "pec;nome\ra@pec.it;Mario\rb@pec.it;Giulia\r", CSVOptions{},
+			[]string{`d.csv:1: lines end in CR only (an old Mac format): save the file as CSV with Windows or Unix line endings (in Excel: Save as, CSV UTF-8)`}},
+		{"UTF-16 without a BOM", "p\x00e\x00c\x00;\x00n\x00\n\x00", CSVOptions{},
+			[]string{`d.csv:1: header: column 1 contains a NUL byte; the file may be UTF-16 or binary: save it as UTF-8 CSV (in Excel: Save as, CSV UTF-8)`,
+				`d.csv:1: header: column 2 contains a NUL byte; the file may be UTF-16 or binary: save it as UTF-8 CSV (in Excel: Save as, CSV UTF-8)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,6 +347,8 @@ func FuzzRecipientsReader(f *testing.F) {
 		"",
 		"\"",
 		"a,a\n",
+		"pec;nome\ra@pec.it;Mario\r",
+		"pec;nome\na@pec.it;M\x00\rb;c\n",
 	}
 	for _, s := range seeds {
 		f.Add(s, uint8(0), false)

@@ -26,13 +26,7 @@ func (r Rate) PerSecond() float64 {
 }
 
 // Interval returns the time between two events at this rate.
-func (r Rate) Interval() time.Duration {
-	ps := r.PerSecond()
-	if ps <= 0 {
-		return 0
-	}
-	return time.Duration(float64(time.Second) / ps)
-}
+func (r Rate) Interval() time.Duration { return r.TimeFor(1) }
 
 // String writes the rate as the campaign file does ("1/s").
 func (r Rate) String() string {
@@ -68,7 +62,30 @@ func ParseRate(s string) (Rate, error) {
 	default:
 		return Rate{}, fmt.Errorf("%q is not a rate: the unit after / must be s, m or h", s)
 	}
-	return Rate{Events: n, Per: per}, nil
+	r := Rate{Events: n, Per: per}
+	if r.PerSecond() < MinRatePerSecond {
+		return Rate{}, fmt.Errorf("%q is slower than one a day (0.0417/h), the slowest rate pecbatch takes: "+
+			"write a faster one, such as 1/s, 30/m or 1/h", s)
+	}
+	return r, nil
+}
+
+// MinRatePerSecond is the slowest rate ParseRate accepts: one a day.
+// Slower rates are typos, and their intervals overflow a time.Duration.
+const MinRatePerSecond = 1.0 / (24 * 60 * 60)
+
+// TimeFor returns how long n events take at this rate, saturating at the
+// largest time.Duration instead of overflowing; 0 when the rate is not set.
+func (r Rate) TimeFor(n int) time.Duration {
+	ps := r.PerSecond()
+	if ps <= 0 || n <= 0 {
+		return 0
+	}
+	d := float64(n) / ps * float64(time.Second)
+	if d >= math.MaxInt64 || math.IsNaN(d) {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 // Size units. The decimal ones (KB, MB, GB) are powers of 1000, the binary
@@ -117,9 +134,13 @@ func FormatSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// FormatDuration writes an estimate for people: "45s", "2h 46m", "3d 4h".
+// FormatDuration writes an estimate for people: "45s", "2h 46m", "3d 4h";
+// a negative d (an overflow somewhere) is written as 0s, never as a
+// negative time.
 func FormatDuration(d time.Duration) string {
 	switch {
+	case d < 0:
+		return "0s"
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
 	case d < time.Hour:

@@ -1,6 +1,8 @@
 package campaign
 
 import (
+	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +27,10 @@ func TestParseRate(t *testing.T) {
 		{"1/d", 0, "", false},
 		{"fast", 0, "", false},
 		{"NaN/s", 0, "", false},
+		{"0.0417/h", 0.0417 / 3600, "0.0417/h", true}, // about one a day: the slowest there is
+		{"0.0416/h", 0, "", false},
+		{"0.0000001/h", 0, "", false},
+		{"5e-324/s", 0, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -42,6 +48,38 @@ func TestParseRate(t *testing.T) {
 	}
 	if got := (Rate{Events: 2, Per: time.Second}).Interval(); got != 500*time.Millisecond {
 		t.Errorf("Interval of 2/s = %v", got)
+	}
+}
+
+// TestRateTimeFor: the time of n sends never overflows into a negative
+// duration, whatever the rate and the count.
+func TestRateTimeFor(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Rate
+		n    int
+		want time.Duration
+	}{
+		{"1/s, 3 sends", Rate{Events: 1, Per: time.Second}, 3, 3 * time.Second},
+		{"30/m, 1 send", Rate{Events: 30, Per: time.Minute}, 1, 2 * time.Second},
+		{"no rate", Rate{}, 5, 0},
+		{"no sends", Rate{Events: 1, Per: time.Second}, 0, 0},
+		{"0.0000001/h, 1 send", Rate{Events: 1e-7, Per: time.Hour}, 1, math.MaxInt64},
+		{"1/d, a billion sends", Rate{Events: 1.0 / 24, Per: time.Hour}, 1e9, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.r.TimeFor(tt.n)
+			if got != tt.want {
+				t.Errorf("TimeFor(%d) = %v, want %v", tt.n, got, tt.want)
+			}
+			if s := FormatDuration(got); strings.HasPrefix(s, "-") {
+				t.Errorf("FormatDuration(%v) = %q: negative", got, s)
+			}
+		})
+	}
+	if s := FormatDuration(-9223372036 * time.Second); s != "0s" {
+		t.Errorf("FormatDuration of a negative duration = %q, want 0s", s)
 	}
 }
 

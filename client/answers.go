@@ -165,7 +165,13 @@ func (c *Client) decodeSendAnswer(a *answer) (*SendResult, error) {
 	}
 	switch {
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
-		return nil, c.accountError(a, ProblemCredentials, false, c.apiError(a).Message)
+		// A 403 "Daily limit ... exceeded" is about the plan, not the token: a limit text says what to
+		// check (row 24 of the table before row 25).
+		msg := c.apiError(a).Message
+		if classifyText(msg) == textLimit {
+			return nil, c.accountError(a, ProblemLimit, false, msg)
+		}
+		return nil, c.accountError(a, ProblemCredentials, false, msg)
 	case a.status == http.StatusProxyAuthRequired || a.status == http.StatusNotFound ||
 		a.status == http.StatusMethodNotAllowed || a.status == http.StatusGone:
 		// POST /send has no 404 or 405 in the contract: the URL is not the API's.

@@ -659,7 +659,7 @@ func (e *runEnv) fillPlan(ctx context.Context, plan *Plan, limit int) error {
 		plan.ToSend = limit
 	}
 	if plan.ToSend > 1 {
-		plan.ETA = time.Duration(plan.ToSend-1) * e.c.Sending.Rate.Interval()
+		plan.ETA = e.c.Sending.Rate.TimeFor(plan.ToSend - 1)
 	}
 	return nil
 }

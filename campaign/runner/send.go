@@ -31,6 +31,7 @@ type sender struct {
 	first, last time.Time
 	consecutive int
 	lastErr     error
+	open        opening
 }
 
 func newSender(e *runEnv, tr *tracker, prog *progress) *sender {
@@ -83,7 +84,12 @@ func (s *sender) send(ctx context.Context, limit int) error {
 		return fmt.Errorf("run: %d pending row(s) are no longer in the recipients file: it changed during the run; "+
 			"run again to see what changed", len(byNumber))
 	}
-	return nil
+	if ctx.Err() != nil {
+		return nil // rows held at the opening stay pending: the next run decides
+	}
+	// Every row was sent: fewer than openingRejections refusals are taken
+	// for what they say, refusals of their rows.
+	return s.settle(context.WithoutCancel(ctx))
 }
 
 func sendRequest(sender string, m *campaign.Message) *client.SendRequest {
@@ -133,6 +139,9 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 					"the row stays in sending and the next run reconciles it", row.RowNumber, res.MessageID, err)
 			}
 			s.journalTime += e.clk.Now().Sub(t)
+			if err := s.settle(wctx); err != nil {
+				return err
+			}
 			log.Debug("submitted", "message_id", res.MessageID)
 			s.submitted++
 			s.consecutive = 0
@@ -159,25 +168,9 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 			}
 			return fmt.Errorf("run: row %d: %w", row.RowNumber, err)
 
-		case errors.Is(err, client.ErrAmbiguous):
-			if jerr := e.j.MarkUnknown(wctx, row.ID, err.Error()); jerr != nil {
-				return fmt.Errorf("run: %w", jerr)
-			}
-			log.Warn("outcome unknown: the message may have been sent; it is reconciled from the mailbox", "error", err)
-			s.tr.unknown(row.ID, sendingAt)
-			s.prog.add(1)
-			return s.failed(err)
-
-		case errors.Is(err, client.ErrUnauthorized):
-			if jerr := e.j.MarkNotSent(wctx, row.ID, err.Error()); jerr != nil {
-				return fmt.Errorf("run: %w", jerr)
-			}
-			return fmt.Errorf("run: the API refused the credentials (401) at row %d, which was not sent: check the API "+
-				"token (api.token) and the mailbox username and password (sender.username, sender.password, usually "+
-				"from ${PECMASSIVA_TOKEN}, ${PEC_USERNAME}, ${PEC_PASSWORD}), then run again to resume: %w",
-				row.RowNumber, err)
-
 		case errors.Is(err, client.ErrNotSent), errors.Is(err, client.ErrRateLimited):
+			// Neither is ever an account failure nor ambiguous: checking
+			// them first is the order docs/client.md gives.
 			if jerr := e.j.MarkNotSent(wctx, row.ID, err.Error()); jerr != nil {
 				return fmt.Errorf("run: %w", jerr)
 			}
@@ -193,22 +186,34 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 				return nil
 			}
 
-		case errors.As(err, &apiErr):
-			// A definite refusal (400 and the like): nothing was sent and
-			// sending it again would be refused again.
-			msg := apiErr.Message
-			if msg == "" {
-				msg = apiErr.Error()
+		case errors.Is(err, client.ErrAccount),
+			errors.Is(err, client.ErrUnauthorized) && !errors.Is(err, client.ErrAmbiguous):
+			// About the token, the mailbox, the endpoint or the plan:
+			// every further send would meet it, and the row is not at fault.
+			return s.accountStop(wctx, row, err, sendingAt)
+
+		case errors.Is(err, client.ErrAmbiguous):
+			if jerr := s.settle(wctx); jerr != nil {
+				return jerr
 			}
-			if jerr := e.j.MarkRejected(wctx, row.ID, msg); jerr != nil {
+			if jerr := e.j.MarkUnknown(wctx, row.ID, err.Error()); jerr != nil {
 				return fmt.Errorf("run: %w", jerr)
 			}
-			log.Warn("rejected by the API", "status", apiErr.StatusCode, "error", msg)
+			log.Warn("outcome unknown: the message may have been sent; it is reconciled from the mailbox", "error", err)
+			s.tr.unknown(row.ID, sendingAt)
 			s.prog.add(1)
 			return s.failed(err)
 
+		case errors.As(err, &apiErr):
+			// A definite refusal of this message (400 and the like):
+			// nothing was sent and sending it again would be refused again.
+			return s.refused(wctx, row, apiErr, err)
+
 		default:
 			// Not classified by the client: it may have been sent.
+			if jerr := s.settle(wctx); jerr != nil {
+				return jerr
+			}
 			if jerr := e.j.MarkUnknown(wctx, row.ID, err.Error()); jerr != nil {
 				return fmt.Errorf("run: %w", jerr)
 			}

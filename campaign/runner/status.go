@@ -112,7 +112,7 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 	}
 	st.NextPoll, st.PollDue = next, ok && next.IsZero()
 	if n := counts[journal.StatePending]; n > 0 {
-		st.SendingETA = time.Duration(n) * c.Sending.Rate.Interval()
+		st.SendingETA = c.Sending.Rate.TimeFor(n)
 	}
 	for _, s := range journal.AttentionStates() {
 		st.AttentionCount += counts[s]

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 
 	"github.com/pecbatch/pecbatch/campaign"
 )
@@ -26,7 +28,12 @@ const exitStatusHelp = `Exit status:
   2    usage error or invalid input (campaign file, CSV, templates); nothing was sent
   3    finished, but some rows failed, were rejected or expired
   4    some rows are in state "unknown" (sent or not could not be proved yet)
-  130  interrupted; run the same command again to resume`
+  130  interrupted (Ctrl-C, SIGTERM, SIGQUIT); run the same command again to resume`
+
+// stopSignals are the signals that stop a command cleanly, with exitInterrupted: no new send starts, the
+// one in flight is recorded. SIGQUIT is one of them: by default Go would dump the goroutines and exit 2,
+// the status that promises nothing was sent.
+func stopSignals() []os.Signal { return []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT} }
 
 // usageError marks a mistake on the command line itself.
 type usageError struct{ err error }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -179,11 +180,17 @@ func faultCases() []faultCase {
 			attempts: reconciled,
 		},
 		{
+			// An HTML page is not the API's answer: the run stops at once
+			// (an endpoint failure, not the row's), the row unknown since
+			// a proxy may have forwarded it; the next run sends the rest.
 			name: "502 HTML page from a proxy, not sent",
 			hook: sendFault(onSend(faultRow), func(c *relCall) {
 				c.answer(http.StatusBadGateway, "<html><body><h1>502 Bad Gateway</h1></body></html>", "Content-Type", "text/html")
 			}),
-			steps:    []faultStep{stepUnknownLeft, stepResend},
+			steps: []faultStep{
+				{exit: exitError, says: []string{"502", "api.base_url", "run the same command again"}},
+				stepUnknownLeft, stepResend,
+			},
 			attempts: resent,
 		},
 		{
@@ -369,6 +376,23 @@ func faultCases() []faultCase {
 					t.Errorf("%d sends besides row %d's before the interrupted run stopped, want %d", len(seen.times), faultRow, faultRow-1)
 				}
 			},
+		},
+		{
+			// SIGQUIT stops like Ctrl-C (exit 130, row 3 recorded), not
+			// with Go's goroutine dump and exit 2, which says "nothing was
+			// sent".
+			name: "SIGQUIT with a send in flight",
+			hook: sendFault(onSend(faultRow), func(c *relCall) {
+				rec, _ := c.forward()
+				c.f.signalRunning(syscall.SIGQUIT)
+				time.Sleep(500 * time.Millisecond)
+				c.write(rec)
+			}),
+			steps: []faultStep{
+				{exit: exitInterrupted, says: []string{"command again to resume"}},
+				stepDone,
+			},
+			attempts: map[int]int{faultRow: 1},
 		},
 		{
 			// A second Ctrl-C exits at once, the request unanswered: the row
