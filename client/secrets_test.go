@@ -116,7 +116,7 @@ func walkErrors(err error, visit func(error)) {
 		return
 	}
 	visit(err)
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // walks the tree itself, one Unwrap at a time
 	case interface{ Unwrap() error }:
 		walkErrors(u.Unwrap(), visit)
 	case interface{ Unwrap() []error }:

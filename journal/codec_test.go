@@ -101,7 +101,9 @@ func TestDictionaries(t *testing.T) {
 	}
 	for q.Next() {
 		var k string
-		q.Scan(&k)
+		if err := q.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
 		kinds = append(kinds, k)
 	}
 	q.Close()

@@ -501,7 +501,9 @@ func TestNoSecretColumns(t *testing.T) {
 	var tables []string
 	for q.Next() {
 		var n string
-		q.Scan(&n)
+		if err := q.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		tables = append(tables, n)
 	}
 	q.Close()
@@ -516,7 +518,9 @@ func TestNoSecretColumns(t *testing.T) {
 		n := 0
 		for cols.Next() {
 			var c string
-			cols.Scan(&c)
+			if err := cols.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
 			n++
 			if secret.MatchString(c) || secret.MatchString(tbl) {
 				t.Errorf("table %s has column %s", tbl, c)

@@ -141,7 +141,10 @@ func TestReportRowsStates(t *testing.T) {
 	}
 	// Breaking out of the loop stops the stream and releases the snapshot.
 	n := 0
-	for range j.ReportRows(ctx) {
+	for _, err := range j.ReportRows(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		n++
 		if n == 2 {
 			break

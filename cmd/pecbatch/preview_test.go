@@ -157,6 +157,7 @@ func TestPreviewProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			stdout, stderr, code := pecbatch(t, tt.args...)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d and %q", code, stdout, stderr, tt.code, tt.want)
@@ -192,6 +193,7 @@ func TestParseRowSelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
 			sel, err := parseRowSelection(tt.in)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v", err)
