@@ -8,8 +8,8 @@ DEMO      ?= examples/solleciti/campaign.yaml
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 DIST      ?= dist
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 darwin/arm64
-# main.version takes effect once cmd/pecbatch declares `var version string`;
-# until then the linker ignores it and `pecbatch version` reads the build info.
+# main.version is what `pecbatch version` and `--version` print; a build
+# without it (go build, go install) prints the build info Go records.
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Every entry of an archive gets the time of the last commit, so the same
 # commit gives the same archives.

@@ -19,12 +19,47 @@ const progressInterval = 30 * time.Second
 
 // printer returns how a command shows what the runner does on stderr: JSON
 // records with --log-format json, else a live progress bar on a terminal,
-// else plain lines with a progress line every 30 seconds.
+// else plain lines with a progress line every 30 seconds; with --quiet only
+// the notes keptWhenQuiet.
 func (g *globalOptions) printer() runner.Printer {
+	var p runner.Printer
 	if g.logFormat == "json" {
-		return &jsonPrinter{log: g.logger(), phases: newPhases(g.now)}
+		// Its own logger: the diagnostics' level (--quiet: warnings) must
+		// not drop the summary the quiet printer keeps.
+		p = &jsonPrinter{log: slog.New(slog.NewJSONHandler(g.stderr, nil)), phases: newPhases(g.now)}
+	} else {
+		p = &textPrinter{w: g.stderr, bar: g.stderrTerminal(), phases: newPhases(g.now)}
 	}
-	return &textPrinter{w: g.stderr, bar: g.stderrTerminal(), phases: newPhases(g.now)}
+	if g.quiet {
+		return quietPrinter{p}
+	}
+	return p
+}
+
+// keptWhenQuiet says which notes --quiet keeps: the problems that stopped a
+// run, a warning that needs acting on before the receipts come, and the
+// final summary line of a run, a poll or a test send.
+func keptWhenQuiet(k runner.NoteKind) bool {
+	switch k {
+	case runner.NotePreflight, runner.NoteQuota, runner.NoteCounts, runner.NoteTestSent:
+		return true
+	}
+	return false
+}
+
+// quietPrinter is a Printer for --quiet: no plan, no progress, and of the
+// notes only those keptWhenQuiet.
+type quietPrinter struct{ runner.Printer }
+
+func (quietPrinter) Plan(runner.Plan)              {}
+func (quietPrinter) Start(string, int, int)        {}
+func (quietPrinter) Step(string, int, int, string) {}
+func (quietPrinter) End(string)                    {}
+
+func (q quietPrinter) Note(n runner.Note) {
+	if keptWhenQuiet(n.Kind) {
+		q.Printer.Note(n)
+	}
 }
 
 // phase is how one phase of a run advances.
@@ -56,6 +91,7 @@ func (ps *phases) due(name string, done int, detail string) (*phase, bool) {
 		return nil, false
 	}
 	p.done, p.detail = done, detail
+	p.total = max(p.total, done)
 	now := ps.now()
 	if now.Sub(p.last) < progressInterval {
 		return p, false
@@ -153,6 +189,11 @@ func (t *textPrinter) Step(name string, done, total int, detail string) {
 	if p := t.m[name]; p != nil && p.bar != nil {
 		if p.detail != detail {
 			p.bar.Describe(detail)
+		}
+		if done > p.total {
+			// Work joined the phase: the bar grows rather than overflows.
+			p.total = done
+			p.bar.ChangeMax(done)
 		}
 		_ = p.bar.Set(done)
 		p.done, p.detail = done, detail
