@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -51,7 +50,7 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 			<-r.Context().Done()
 		},
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	ops := map[string]func(*Client) error{
 		"send": func(c *Client) error {
 			_, err := c.Send(ctx, sampleSend())

@@ -237,7 +237,7 @@ func (c *child) kill(t *testing.T) []string {
 // first runs, with the holder's pid; once the holder dies by SIGKILL (no
 // chance to clean up) the journal opens again.
 func TestLockReleasedWhenHolderKilled(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "j")
 	c := startChild(t, "lock", path)
 	line, _ := c.next(t)
@@ -269,7 +269,7 @@ func TestLockReleasedWhenHolderKilled(t *testing.T) {
 // The kill waits until the uncommitted transaction has spilled pages into
 // the WAL file, the case where recovery has something to throw away.
 func TestCrashDuringInit(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "j")
 	c := startChild(t, "insert", path)
 	for {
@@ -306,7 +306,7 @@ func TestCrashDuringInit(t *testing.T) {
 // attempted once and every receipt archived once.
 func TestCrashDuringWork(t *testing.T) {
 	const rows, kills = 80, 6
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "j")
 	j, err := Open(ctx, path)
 	if err != nil {
@@ -414,7 +414,7 @@ func checkIntegrity(t *testing.T, j *Journal) {
 // it against itself and against what the killed child had reported.
 func checkCrashInvariants(t *testing.T, path string, committed map[string]string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	j, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
