@@ -26,6 +26,9 @@ type globalOptions struct {
 	stdinTerminal, stderrTerminal func() bool
 	// now is the time of the progress display.
 	now func() time.Time
+	// ticker times the progress lines written without a terminal; nil is
+	// a time.Ticker.
+	ticker func(time.Duration) (<-chan time.Time, func())
 
 	logFormat string
 	verbose   bool
