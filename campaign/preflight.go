@@ -353,7 +353,7 @@ func (c *Campaign) preflight(ctx context.Context, rep *PreflightReport, opts Pre
 		defer close(jobs)
 		for seq := 0; ; seq++ {
 			rec, err := rr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			j := job{seq: seq}
@@ -524,7 +524,7 @@ func (c *Campaign) Messages(ctx context.Context, only func(row int) bool) iter.S
 				return
 			}
 			rec, err := rr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return
 			}
 			selected := only == nil || only(rec.Row)

@@ -23,7 +23,7 @@ func readAll(t *testing.T, src string, opts CSVOptions) (*RecipientsReader, []st
 	var rows, problems []string
 	for {
 		rec, err := rr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		var re *RowError
@@ -324,7 +324,7 @@ func TestRecipientsReaderStreams(t *testing.T) {
 	rows := 1000
 	for {
 		rec, err := rr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -373,7 +373,7 @@ func FuzzRecipientsReader(f *testing.F) {
 		lastRow, lastLine := 0, 0
 		for i := 0; ; i++ {
 			rec, err := rr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			var re *RowError

@@ -269,7 +269,7 @@ func afterConjunction(before string) bool {
 // listTags are the words receipts write after an address: ("posta certificata"), ("posta ordinaria").
 var listTags = map[string]bool{"posta": true, "certificata": true, "ordinaria": true}
 
-// singleAddressAt reads the address at the start of s, as addressAt does, but only when no other address
+// singleAddressAt reads the address at the start of s, as addressSpan does, but only when no other address
 // follows it (past the receipts' "posta certificata" tags): a list names nobody in particular.
 func singleAddressAt(s string) string {
 	a, end := addressSpan(s)

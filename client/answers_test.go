@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -154,7 +153,7 @@ func TestSendAnswersTable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec, _ := newTestClient(t, tt.handler)
-			res, err := c.Send(context.Background(), sampleSend())
+			res, err := c.Send(t.Context(), sampleSend())
 			if got := proves(err); got != tt.want {
 				t.Fatalf("row %d: proves %q (err = %v), want %q", tt.row, got, err, tt.want)
 			}

@@ -226,14 +226,9 @@ func asciiLower(s string) string {
 // causa del seguente errore:" in a non-acceptance.
 const anchorErrore = "seguente errore"
 
-// addressAt reads the e-mail address at the start of s, skipping spaces, quotes (typographic ones too) and
-// an opening angle bracket; it returns "" when what is there is not an address.
-func addressAt(s string) string {
-	a, _ := addressSpan(s)
-	return a
-}
-
-// addressSpan is addressAt that also returns the offset in s just past the word it read.
+// addressSpan reads the e-mail address at the start of s, skipping spaces, quotes (typographic ones too) and
+// an opening angle bracket, and returns it ("" when what is there is not an address) with the offset in s
+// just past the word it read.
 func addressSpan(s string) (addr string, end int) {
 	start := len(s) - len(strings.TrimLeftFunc(s, isAddressDelimiter))
 	n := strings.IndexFunc(s[start:], isAddressDelimiter)

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -107,7 +106,7 @@ func TestWithHTTPClientIsCopiedAndNeverRedirects(t *testing.T) {
 		}
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}, WithHTTPClient(hc))
-	_, err := c.Quota(context.Background(), "")
+	_, err := c.Quota(t.Context(), "")
 	if e, ok := errors.AsType[*APIError](err); !ok || e.StatusCode != http.StatusFound {
 		t.Fatalf("err = %v, want the 302 as an *APIError", err)
 	}

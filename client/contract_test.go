@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"strings"
@@ -91,7 +90,7 @@ func TestRequestsFollowTheContract(t *testing.T) {
 		}
 		jsonAnswer(w, status, body)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	withAttachments := sampleSend()
 	withAttachments.Recipients = append(withAttachments.Recipients, "anna.bianchi@pec.example.test")
 	withAttachments.Attachments = []Attachment{

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"reflect"
@@ -38,7 +37,7 @@ func mustDate(t *testing.T, s string) time.Time {
 }
 
 func TestMailboxOperations(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	tests := []struct {
 		name       string
 		answer     string
@@ -233,7 +232,7 @@ func TestReceiptsResultEmpty(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, tt.status, tt.answer) })
-			rs, err := c.Receipts(context.Background(), "2020082610003492")
+			rs, err := c.Receipts(t.Context(), "2020082610003492")
 			if tt.wantErr == nil {
 				if err != nil || rs != nil {
 					t.Fatalf("got (%v, %v), want (nil, nil)", rs, err)
@@ -249,7 +248,7 @@ func TestReceiptsResultEmpty(t *testing.T) {
 
 // TestOperationErrors runs every operation other than Send against failing answers.
 func TestOperationErrors(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	ops := map[string]func(*Client) error{
 		"receipts":             func(c *Client) error { _, err := c.Receipts(ctx, "1234567890123456"); return err },
 		"delete receipts":      func(c *Client) error { return c.DeleteReceipts(ctx, "1234567890123456") },
@@ -310,7 +309,7 @@ func TestOperationErrors(t *testing.T) {
 func TestOperationsNotSent(t *testing.T) {
 	srv := newClosedServerURL(t)
 	c := mustClient(t, srv)
-	ctx := context.Background()
+	ctx := t.Context()
 	for name, op := range map[string]func() error{
 		"receipts":             func() error { _, err := c.Receipts(ctx, "1"); return err },
 		"delete receipts":      func() error { return c.DeleteReceipts(ctx, "1") },
@@ -329,7 +328,7 @@ func TestOperationsNotSent(t *testing.T) {
 
 func TestOperationsRefuseEmptyIdentifiers(t *testing.T) {
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 200, `{}`) })
-	ctx := context.Background()
+	ctx := t.Context()
 	_, err1 := c.Receipts(ctx, "")
 	err2 := c.DeleteReceipts(ctx, "")
 	_, err3 := c.InboxMessage(ctx, "")

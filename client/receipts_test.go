@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -55,7 +54,7 @@ func readDocumentedReceipts(t *testing.T) []byte {
 func TestDocumentedReceiptsExample(t *testing.T) {
 	answer := readDocumentedReceipts(t)
 	c, _, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 200, string(answer)) })
-	rs, err := c.Receipts(context.Background(), exampleCode)
+	rs, err := c.Receipts(t.Context(), exampleCode)
 	if err != nil {
 		t.Fatal(err)
 	}

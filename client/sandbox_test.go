@@ -68,7 +68,7 @@ func newRig(t *testing.T, tune func(*sandbox.Options), copts ...client.Option) *
 
 func (r *rig) send(t *testing.T, subject string, recipients ...string) *client.SendResult {
 	t.Helper()
-	res, err := r.c.Send(context.Background(), &client.SendRequest{
+	res, err := r.c.Send(t.Context(), &client.SendRequest{
 		Sender:     r.opts.Username,
 		Recipients: recipients,
 		Subject:    subject,
@@ -88,7 +88,7 @@ type seen struct {
 
 func (r *rig) classified(t *testing.T, res *client.SendResult, subject string) []seen {
 	t.Helper()
-	rs, err := r.c.Receipts(context.Background(), res.MessageID)
+	rs, err := r.c.Receipts(t.Context(), res.MessageID)
 	if err != nil {
 		t.Fatalf("Receipts: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestSandboxAttachmentsAndBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, nil, tt.opts...)
 			body := "<p>Gentile cliente, è in allegato l'avviso.</p>"
-			res, err := r.c.Send(context.Background(), &client.SendRequest{
+			res, err := r.c.Send(t.Context(), &client.SendRequest{
 				Sender: r.opts.Username, Recipients: []string{"a@example.test"}, Subject: "Avviso", Body: body,
 				Attachments: []client.Attachment{
 					{Name: "avviso.pdf", ContentType: "application/pdf", Content: pdf},
@@ -295,7 +295,7 @@ func TestSandboxFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, tt.tune)
-			_, err := r.c.Send(context.Background(), &client.SendRequest{
+			_, err := r.c.Send(t.Context(), &client.SendRequest{
 				Sender: r.opts.Username, Recipients: []string{"a@example.test"}, Subject: "Avviso", Body: "b",
 			})
 			if !errors.Is(err, client.ErrAmbiguous) || errors.Is(err, client.ErrNotSent) {
@@ -309,7 +309,7 @@ func TestSandboxFaults(t *testing.T) {
 }
 
 func TestSandboxRefusals(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	t.Run("bad address is a definite 400", func(t *testing.T) {
 		r := newRig(t, nil)
 		_, err := r.c.Send(ctx, &client.SendRequest{Sender: r.opts.Username, Recipients: []string{"not-an-address"},
@@ -357,7 +357,7 @@ func TestSandboxRefusals(t *testing.T) {
 }
 
 func TestSandboxInboxAndQuota(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	r := newRig(t, func(o *sandbox.Options) { o.SendRate = 0 }, client.WithSendRate(0))
 	const n = 14 // 14 sends to one address: 28 receipts (acceptance, delivery), two pages
 	var codes []string

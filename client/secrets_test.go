@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -51,7 +50,7 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 			<-r.Context().Done()
 		},
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	ops := map[string]func(*Client) error{
 		"send": func(c *Client) error {
 			_, err := c.Send(ctx, sampleSend())
@@ -116,7 +115,7 @@ func walkErrors(err error, visit func(error)) {
 		return
 	}
 	visit(err)
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // walks the tree itself, one Unwrap at a time
 	case interface{ Unwrap() error }:
 		walkErrors(u.Unwrap(), visit)
 	case interface{ Unwrap() []error }:

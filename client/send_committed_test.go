@@ -13,7 +13,7 @@ import (
 func TestSendCommittedCommitsBeforeTheRequest(t *testing.T) {
 	var hitsAtCommit int64 = -1
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
-	res, err := c.SendCommitted(context.Background(), sampleSend(), func() error {
+	res, err := c.SendCommitted(t.Context(), sampleSend(), func() error {
 		hitsAtCommit = rec.hits.Load()
 		return nil
 	})
@@ -31,7 +31,7 @@ func TestSendCommittedCommitsBeforeTheRequest(t *testing.T) {
 func TestSendCommittedCommitErrorSendsNothing(t *testing.T) {
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
 	boom := errors.New("disk full")
-	_, err := c.SendCommitted(context.Background(), sampleSend(), func() error { return boom })
+	_, err := c.SendCommitted(t.Context(), sampleSend(), func() error { return boom })
 	if !errors.Is(err, boom) || errors.Is(err, ErrNotSent) || errors.Is(err, ErrAmbiguous) {
 		t.Errorf("error %v: want the commit's error, neither not-sent nor ambiguous", err)
 	}
@@ -42,7 +42,7 @@ func TestSendCommittedCommitErrorSendsNothing(t *testing.T) {
 
 func TestSendCommittedCancelledBeforeTurnIsNotSent(t *testing.T) {
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	called := false
 	_, err := c.SendCommitted(ctx, sampleSend(), func() error { called = true; return nil })
@@ -54,7 +54,7 @@ func TestSendCommittedCancelledBeforeTurnIsNotSent(t *testing.T) {
 // TestSendCommittedCompletesAfterCancel: a cancellation once the send is
 // committed does not abandon the request, whose outcome the caller records.
 func TestSendCommittedCompletesAfterCancel(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	release := make(chan struct{})
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		cancel() // the signal arrives while the request is being served
@@ -91,7 +91,7 @@ func TestSendCommittedRetries429CommittingOnce(t *testing.T) {
 		jsonAnswer(w, 201, okSend)
 	})
 	commits := 0
-	if _, err := c.SendCommitted(context.Background(), sampleSend(), func() error { commits++; return nil }); err != nil {
+	if _, err := c.SendCommitted(t.Context(), sampleSend(), func() error { commits++; return nil }); err != nil {
 		t.Fatalf("SendCommitted: %v", err)
 	}
 	if commits != 1 || rec.hits.Load() != 2 {
@@ -100,7 +100,7 @@ func TestSendCommittedRetries429CommittingOnce(t *testing.T) {
 }
 
 func TestSendCommittedCancelDuring429WaitIsNotSent(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		w.Header().Set("Retry-After", "2")
@@ -136,8 +136,8 @@ func TestSendCommittedSpacing(t *testing.T) {
 			c, _, clock := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
 			var starts []time.Time
 			for range 2 {
-				_, err := c.SendCommitted(context.Background(), sampleSend(), func() error {
-					return clock.Sleep(context.Background(), tt.commit)
+				_, err := c.SendCommitted(t.Context(), sampleSend(), func() error {
+					return clock.Sleep(t.Context(), tt.commit)
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -53,7 +53,7 @@ func TestSendEncodesTheContractRequest(t *testing.T) {
 			}, append(tt.opts, WithUserAgent("pecbatch-test/1"))...)
 			req := sampleSend()
 			req.Attachments = tt.atts
-			res, err := c.Send(context.Background(), req)
+			res, err := c.Send(t.Context(), req)
 			if err != nil {
 				t.Fatalf("Send: %v", err)
 			}
@@ -123,7 +123,7 @@ func TestSendRefusesInvalidRequestsLocally(t *testing.T) {
 			c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 				jsonAnswer(w, http.StatusCreated, okSend)
 			})
-			_, err := c.Send(context.Background(), tt.req)
+			_, err := c.Send(t.Context(), tt.req)
 			if !errors.Is(err, ErrInvalidRequest) {
 				t.Fatalf("err = %v, want ErrInvalidRequest", err)
 			}
@@ -199,8 +199,8 @@ func rawAnswer(raw string) http.HandlerFunc {
 		if err != nil {
 			panic(err)
 		}
-		buf.WriteString(raw)
-		buf.Flush()
+		_, _ = buf.WriteString(raw)
+		_ = buf.Flush() // a failed write shows as the client's error
 		conn.Close()
 	}
 }
@@ -299,7 +299,7 @@ func TestSendErrorMapping(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec, _ := newTestClient(t, tt.handler, tt.opts...)
 			c.maxAnswer = 4 << 10
-			res, err := c.Send(context.Background(), sampleSend())
+			res, err := c.Send(t.Context(), sampleSend())
 			if got := classifyOutcome(err); got != tt.want {
 				t.Fatalf("outcome %v (err = %v), want %v", got, err, tt.want)
 			}
@@ -333,7 +333,7 @@ func TestSendNotSent(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
 		c := mustClient(t, srv.URL)
-		_, err := c.Send(context.Background(), sampleSend())
+		_, err := c.Send(t.Context(), sampleSend())
 		if got := classifyOutcome(err); got != wantNotSent {
 			t.Fatalf("outcome %v (err = %v), want not sent", got, err)
 		}
@@ -346,7 +346,7 @@ func TestSendNotSent(t *testing.T) {
 		defer srv.Close()
 		// The default transport does not trust the test certificate.
 		c := mustClient(t, srv.URL)
-		_, err := c.Send(context.Background(), sampleSend())
+		_, err := c.Send(t.Context(), sampleSend())
 		if got := classifyOutcome(err); got != wantNotSent {
 			t.Fatalf("outcome %v (err = %v), want not sent", got, err)
 		}
@@ -356,7 +356,7 @@ func TestSendNotSent(t *testing.T) {
 	})
 	t.Run("context already done", func(t *testing.T) {
 		c, rec, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := c.Send(ctx, sampleSend())
 		if got := classifyOutcome(err); got != wantNotSent || !errors.Is(err, context.Canceled) {
@@ -372,10 +372,10 @@ func TestSendNotSent(t *testing.T) {
 		defer srv.Close()
 		// The real clock: the second send would wait 1000 s for its token.
 		c := mustClient(t, srv.URL, WithSendRate(0.001))
-		if _, err := c.Send(context.Background(), sampleSend()); err != nil {
+		if _, err := c.Send(t.Context(), sampleSend()); err != nil {
 			t.Fatalf("first send: %v", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 		defer cancel()
 		_, err := c.Send(ctx, sampleSend())
 		if got := classifyOutcome(err); got != wantNotSent || !errors.Is(err, context.DeadlineExceeded) {
@@ -392,7 +392,7 @@ func TestSendNotSent(t *testing.T) {
 			return http.DefaultTransport.RoundTrip(r)
 		})}
 		c := mustClient(t, srv.URL, WithHTTPClient(hc))
-		_, err := c.Send(context.Background(), sampleSend())
+		_, err := c.Send(t.Context(), sampleSend())
 		if got := classifyOutcome(err); got != wantAmbiguous {
 			t.Fatalf("outcome %v (err = %v): a transport that may not report traces cannot prove anything", got, err)
 		}
@@ -424,10 +424,10 @@ func TestSendKeepAliveDropIsAmbiguous(t *testing.T) {
 		}
 		hijackAfterRequest(w, r)
 	}, WithSendRate(0))
-	if _, err := c.Send(context.Background(), sampleSend()); err != nil {
+	if _, err := c.Send(t.Context(), sampleSend()); err != nil {
 		t.Fatalf("first send: %v", err)
 	}
-	_, err := c.Send(context.Background(), sampleSend())
+	_, err := c.Send(t.Context(), sampleSend())
 	if got := classifyOutcome(err); got != wantAmbiguous {
 		t.Fatalf("outcome %v (err = %v), want ambiguous", got, err)
 	}
@@ -451,7 +451,7 @@ func TestSendPacing(t *testing.T) {
 				jsonAnswer(w, 201, okSend)
 			}, WithSendRate(tt.rate))
 			for range tt.sends {
-				if _, err := c.Send(context.Background(), sampleSend()); err != nil {
+				if _, err := c.Send(t.Context(), sampleSend()); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
 			}
@@ -468,7 +468,7 @@ func TestSendPacing(t *testing.T) {
 func TestSendPacingDefaultIsOnePerSecond(t *testing.T) {
 	c, _, clock := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) })
 	for range 2 {
-		if _, err := c.Send(context.Background(), sampleSend()); err != nil {
+		if _, err := c.Send(t.Context(), sampleSend()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,7 +488,7 @@ func TestSendPacingRealClock(t *testing.T) {
 	errs := make(chan error, sends)
 	for range sends {
 		go func() {
-			_, err := c.Send(context.Background(), sampleSend())
+			_, err := c.Send(t.Context(), sampleSend())
 			errs <- err
 		}()
 	}
@@ -547,7 +547,7 @@ func TestSendRetriesAfter429(t *testing.T) {
 				}
 				jsonAnswer(w, 429, `{"success":false,"message":"Too many requests"}`)
 			})
-			_, err := c.Send(context.Background(), sampleSend())
+			_, err := c.Send(t.Context(), sampleSend())
 			if got := classifyOutcome(err); got != tt.want {
 				t.Fatalf("outcome %v (err = %v), want %v", got, err, tt.want)
 			}
@@ -578,7 +578,7 @@ func TestSend429HoldsBackOtherSends(t *testing.T) {
 	c, _, clock := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { jsonAnswer(w, 201, okSend) },
 		WithSendRate(0))
 	c.holdBack(5 * time.Second) // as a 429 met by another goroutine does
-	if _, err := c.Send(context.Background(), sampleSend()); err != nil {
+	if _, err := c.Send(t.Context(), sampleSend()); err != nil {
 		t.Fatal(err)
 	}
 	if got := clock.Sleeps(); !slices.Equal(got, []time.Duration{5 * time.Second}) {
@@ -587,7 +587,7 @@ func TestSend429HoldsBackOtherSends(t *testing.T) {
 }
 
 func TestSendContextDoneDuring429WaitIsNotSent(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var slept []time.Duration
 	// The caller gives up while the client waits Retry-After.
@@ -618,14 +618,14 @@ func TestSend429HoldsBackAfterGivingUp(t *testing.T) {
 		w.Header().Set("Retry-After", "3600")
 		jsonAnswer(w, 429, `{"success":false,"message":"Too many requests"}`)
 	}, WithSendRate(0))
-	if _, err := c.Send(context.Background(), sampleSend()); !errors.Is(err, ErrRateLimited) {
+	if _, err := c.Send(t.Context(), sampleSend()); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
 	if got := clock.Sleeps(); len(got) != 0 {
 		t.Fatalf("slept %v before giving up", got)
 	}
 	// The next send waits what the Client honours of that Retry-After before asking again.
-	c.Send(context.Background(), sampleSend())
+	_, _ = c.Send(t.Context(), sampleSend()) // only its wait matters here
 	if got := clock.Sleeps(); len(got) == 0 || got[0] != maxRetryAfter {
 		t.Errorf("sleeps %v, want a first wait of %v", got, maxRetryAfter)
 	}

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -55,7 +54,7 @@ func receiptTexts(i int, addr, subject, code string, sent time.Time) []Receipt {
 // ApplyReceipts, so the file is the one a real run leaves.
 func populate(tb testing.TB, n int) (*Journal, string) {
 	tb.Helper()
-	ctx := context.Background()
+	ctx := tb.Context()
 	j, c, path := openTest(tb)
 	if _, err := j.Init(ctx, testMeta(), genRows(n)); err != nil {
 		tb.Fatal(err)
@@ -110,7 +109,7 @@ func fileMB(tb testing.TB, path string) float64 {
 // BenchmarkMarkSendingSubmitted measures the journal's cost per send: the
 // two fsynced transactions the runner commits around each request.
 func BenchmarkMarkSendingSubmitted(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	j, _, _ := openTest(b)
 	if _, err := j.Init(ctx, testMeta(), genRows(b.N)); err != nil {
 		b.Fatal(err)
@@ -129,7 +128,7 @@ func BenchmarkMarkSendingSubmitted(b *testing.B) {
 
 // BenchmarkInsert100k is Init of a 100,000-row campaign: one transaction.
 func BenchmarkInsert100k(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	for b.Loop() {
 		b.StopTimer()
 		j, _, _ := openTest(b)
@@ -151,7 +150,7 @@ func open100k(b *testing.B) (r *Reader, report func()) {
 	j, path := populate(b, 100_000)
 	j.Close()
 	size := fileMB(b, path)
-	r, err := OpenReadOnly(context.Background(), path)
+	r, err := OpenReadOnly(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -161,7 +160,7 @@ func open100k(b *testing.B) (r *Reader, report func()) {
 
 // BenchmarkCounts100k is the status command's main query.
 func BenchmarkCounts100k(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	r, report := open100k(b)
 	for b.Loop() {
 		c, err := r.Counts(ctx)
@@ -174,7 +173,7 @@ func BenchmarkCounts100k(b *testing.B) {
 
 // BenchmarkStatus100k is everything `pecbatch status` reads.
 func BenchmarkStatus100k(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	r, report := open100k(b)
 	for b.Loop() {
 		if _, err := r.Meta(ctx); err != nil {
@@ -196,7 +195,7 @@ func BenchmarkStatus100k(b *testing.B) {
 // BenchmarkReport100k streams every report line with its row's receipts
 // count, as the CSV report does.
 func BenchmarkReport100k(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	r, report := open100k(b)
 	for b.Loop() {
 		n := 0

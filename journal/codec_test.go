@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -12,7 +11,7 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := openTest(t)
 	long := strings.Repeat("Il giorno 02/03/2026 alle ore 10:00:35 ", 2000) // bigger than any dictionary window
 	noise := make([]byte, 600)
@@ -69,7 +68,7 @@ func TestCodecRoundTrip(t *testing.T) {
 // dictionary it was stored with, also after a rolled-back transaction
 // created a dictionary with the same id.
 func TestDictionaries(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 3)
 	ids := make([]int64, 3)
 	for i := range ids {
@@ -101,7 +100,9 @@ func TestDictionaries(t *testing.T) {
 	}
 	for q.Next() {
 		var k string
-		q.Scan(&k)
+		if err := q.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
 		kinds = append(kinds, k)
 	}
 	q.Close()

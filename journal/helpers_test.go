@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -88,7 +87,7 @@ func openTest(t testing.TB) (*Journal, *clock, string) {
 	t.Helper()
 	c := newClock()
 	path := filepath.Join(t.TempDir(), "campaign.journal")
-	j, err := Open(context.Background(), path, WithNow(c.Now))
+	j, err := Open(t.Context(), path, WithNow(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +99,7 @@ func openTest(t testing.TB) (*Journal, *clock, string) {
 func initTest(t testing.TB, n int) (*Journal, *clock, string) {
 	t.Helper()
 	j, c, path := openTest(t)
-	if _, err := j.Init(context.Background(), testMeta(), genRows(n)); err != nil {
+	if _, err := j.Init(t.Context(), testMeta(), genRows(n)); err != nil {
 		t.Fatal(err)
 	}
 	return j, c, path
@@ -108,7 +107,7 @@ func initTest(t testing.TB, n int) (*Journal, *clock, string) {
 
 func mustRow(t testing.TB, r *Reader, key string) Row {
 	t.Helper()
-	row, err := r.RowByKey(context.Background(), key)
+	row, err := r.RowByKey(t.Context(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +117,7 @@ func mustRow(t testing.TB, r *Reader, key string) Row {
 // submit takes a pending row to submitted with message id code.
 func submit(t testing.TB, j *Journal, id int64, code string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := j.MarkSending(ctx, id); err != nil {
 		t.Fatal(err)
 	}

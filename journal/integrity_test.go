@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"fmt"
 	"os/exec"
@@ -66,7 +65,7 @@ func before345(version string) bool {
 // every kind of write pass `PRAGMA integrity_check` in the system's SQLite
 // (3.40 on Debian 12), not only in the bundled one.
 func TestIntegrityWithSystemSQLite(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	t.Run("fresh", func(t *testing.T) {
 		j, _, path := openTest(t)
 		if err := j.Close(); err != nil {
@@ -116,7 +115,7 @@ func TestIntegrityWithSystemSQLite(t *testing.T) {
 // events without detail, receipts) fails the system's integrity_check when
 // that SQLite is older than 3.45, and passes it once migrated.
 func TestMigratedJournalIntegrity(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path, db := writeV1(t)
 	c := newClock()
 	if err := migrateTo(ctx, db, migrateEnv{now: func() int64 { return c.Now().UnixMilli() }}, 2); err != nil {

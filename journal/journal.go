@@ -112,8 +112,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Journal, error) {
 	}
 	r, err := openWriter(ctx, abs, o)
 	if err != nil {
-		lock.release()
-		return nil, err
+		return nil, errors.Join(err, lock.release())
 	}
 	return &Journal{Reader: r, lock: lock}, nil
 }

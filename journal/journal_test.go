@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 )
 
 func TestOpenPathWithSpecialCharacters(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "dir with space?#%")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -44,7 +43,7 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 }
 
 func TestLockSameProcess(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, path := openTest(t)
 	_, err := Open(ctx, path)
 	var le *LockedError
@@ -78,7 +77,7 @@ func TestLockedErrorWithoutPID(t *testing.T) {
 }
 
 func TestOpenRefuses(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, path string)
@@ -145,7 +144,7 @@ func closeIfR(r *Reader, err error) {
 }
 
 func TestOpenReadOnlyRefusals(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	_, err := OpenReadOnly(ctx, filepath.Join(t.TempDir(), "missing"))
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "pecbatch run") {
 		t.Errorf("missing file: %v", err)
@@ -163,7 +162,7 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 // holds the lock and is in the middle of a write transaction, read the
 // last committed state, and then see the new one.
 func TestReadOnlyDuringWrite(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, path := initTest(t, 10)
 	submit(t, j, mustRow(t, j.Reader, "K000000").ID, "C0")
 
@@ -220,7 +219,7 @@ func TestReadOnlyDuringWrite(t *testing.T) {
 }
 
 func TestInit(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := openTest(t)
 	if _, err := j.Meta(ctx); !errors.Is(err, ErrNotInitialized) {
 		t.Fatalf("Meta before Init: %v", err)
@@ -286,7 +285,7 @@ func TestInitAllOrNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			j, _, _ := openTest(t)
 			m := testMeta()
 			if tt.meta != nil {
@@ -340,7 +339,7 @@ func TestAmend(t *testing.T) {
 				t.Errorf("row = %+v", row)
 			}
 			var addrs []string
-			for l, err := range r.ReportRows(context.Background()) {
+			for l, err := range r.ReportRows(t.Context()) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -381,11 +380,11 @@ func TestAmend(t *testing.T) {
 			if want := sum(sent.Subject + " (corretto)"); row.CurrentSHA256 != want || !row.ChangedAfterSend() {
 				t.Errorf("current content = %q, want %q", row.CurrentSHA256, want)
 			}
-			changedRows, n, err := r.ChangedAfterSend(context.Background(), 10)
+			changedRows, n, err := r.ChangedAfterSend(t.Context(), 10)
 			if err != nil || n != 1 || len(changedRows) != 1 || changedRows[0].Key != "K000000" {
 				t.Errorf("ChangedAfterSend = %v, %d, %v", changedRows, n, err)
 			}
-			for l, err := range r.ReportRows(context.Background()) {
+			for l, err := range r.ReportRows(t.Context()) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -410,7 +409,7 @@ func TestAmend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			j, _, _ := initTest(t, 5)
 			submit(t, j, mustRow(t, j.Reader, "K000000").ID, "C0")
 			id1 := mustRow(t, j.Reader, "K000001").ID
@@ -466,7 +465,7 @@ func rowsN(n int) []NewRow {
 
 func TestAmendBeforeInit(t *testing.T) {
 	j, _, _ := openTest(t)
-	if _, err := j.Amend(context.Background(), testFingerprint(), RowsOf(rowsN(1))); !errors.Is(err, ErrNotInitialized) {
+	if _, err := j.Amend(t.Context(), testFingerprint(), RowsOf(rowsN(1))); !errors.Is(err, ErrNotInitialized) {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -520,7 +519,7 @@ func TestCheckTarget(t *testing.T) {
 
 // TestNoSecretColumns: the schema has no place a token or a password could go.
 func TestNoSecretColumns(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := openTest(t)
 	secret := regexp.MustCompile(`(?i)token|passw|secret|credential|auth|api_?key`)
 	q, err := j.db.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'table'")
@@ -530,7 +529,9 @@ func TestNoSecretColumns(t *testing.T) {
 	var tables []string
 	for q.Next() {
 		var n string
-		q.Scan(&n)
+		if err := q.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		tables = append(tables, n)
 	}
 	q.Close()
@@ -545,7 +546,9 @@ func TestNoSecretColumns(t *testing.T) {
 		n := 0
 		for cols.Next() {
 			var c string
-			cols.Scan(&c)
+			if err := cols.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
 			n++
 			if secret.MatchString(c) || secret.MatchString(tbl) {
 				t.Errorf("table %s has column %s", tbl, c)
@@ -629,7 +632,7 @@ func writeV1(t *testing.T) (string, *sql.DB) {
 }
 
 func TestMigrateFromV1(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path, db := writeV1(t)
 	db.Close()
 
@@ -708,7 +711,7 @@ func TestMigrationsOrdered(t *testing.T) {
 // changed back to what was sent loses its mark; each change of the mark is
 // an event, and amending with the same content again writes none.
 func TestAmendChangedAfterSendCleared(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 2)
 	id := mustRow(t, j.Reader, "K000000").ID
 	submit(t, j, id, "C0")

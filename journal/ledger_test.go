@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 
 func openLedgerTest(t *testing.T, path string) *Ledger {
 	t.Helper()
-	l, err := OpenLedger(context.Background(), path, WithNow(newClock().Now))
+	l, err := OpenLedger(t.Context(), path, WithNow(newClock().Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +21,7 @@ func openLedgerTest(t *testing.T, path string) *Ledger {
 }
 
 func TestLedgerClaim(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "ledger.db")
 	l := openLedgerTest(t, path)
 	a := ClaimOwner{JournalID: "j-a", JournalPath: "/x/a.journal", RowKey: "K1", Row: 2}
@@ -102,7 +101,7 @@ func TestLedgerClaim(t *testing.T) {
 // Ledgers on one file) race for the same ids; each id has exactly one
 // winner, and the loser is told who won.
 func TestLedgerConcurrentClaims(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	ledgers := []*Ledger{openLedgerTest(t, path), openLedgerTest(t, path)}
 	const n = 40
@@ -142,7 +141,7 @@ func TestLedgerConcurrentClaims(t *testing.T) {
 }
 
 func TestOpenLedgerRefusesOtherFiles(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, journalPath := openTest(t)
 	j.Close()
 	if _, err := OpenLedger(ctx, journalPath); !errors.Is(err, ErrNotJournal) {
@@ -189,7 +188,7 @@ func TestDefaultLedgerPath(t *testing.T) {
 // TestJournalID: a new journal draws its id from the injected randomness
 // once; reopening, and reading, give the same id; a second journal differs.
 func TestJournalID(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "c.journal")
 	seed := bytes.Repeat([]byte{0xab}, 16)
 	j, err := Open(ctx, path, WithRand(bytes.NewReader(seed)))
@@ -233,7 +232,7 @@ func TestJournalID(t *testing.T) {
 // only, whatever the path: the 201, reconciliation of an unknown row, or
 // SQL that bypasses the methods.
 func TestMessageIDOneRow(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 3)
 	ids := make([]int64, 3)
 	for i := range ids {

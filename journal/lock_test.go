@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,7 +51,7 @@ func TestPIDRecord(t *testing.T) {
 		if b, err := os.ReadFile(path + ".lock"); err != nil || len(b) != 0 {
 			t.Errorf("lock file after close = %q, %v", b, err)
 		}
-		j2, err := Open(context.Background(), path)
+		j2, err := Open(t.Context(), path)
 		if err != nil {
 			t.Fatalf("Open after Close: %v", err)
 		}

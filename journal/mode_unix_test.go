@@ -3,7 +3,6 @@
 package journal
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -33,7 +32,7 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 }
 
 func TestOpenTightensMode(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, path := initTest(t, 1)
 	j.Close()
 	for _, p := range []string{path, path + ".lock"} {
@@ -59,7 +58,7 @@ func TestLedgerPrivateFiles(t *testing.T) {
 	defer syscall.Umask(old)
 	path := filepath.Join(t.TempDir(), "ledger", "m.db")
 	l := openLedgerTest(t, path)
-	if err := l.Claim(context.Background(), "M1", ClaimOwner{JournalID: "j", RowKey: "K"}); err != nil {
+	if err := l.Claim(t.Context(), "M1", ClaimOwner{JournalID: "j", RowKey: "K"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {

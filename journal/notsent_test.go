@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,7 +9,7 @@ import (
 )
 
 func TestMarkNotSent(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := initTest(t, len(States()))
 	for i, from := range States() {
 		t.Run("from_"+string(from), func(t *testing.T) {
@@ -51,7 +50,7 @@ func TestMarkNotSent(t *testing.T) {
 }
 
 func TestMessageIDTaken(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 2)
 	submit(t, j, mustRow(t, j.Reader, "K000000").ID, "2026030209000012")
 	for code, want := range map[string]bool{"2026030209000012": true, " 2026030209000012 ": true, "2026030209000013": false} {

@@ -22,7 +22,7 @@ func mixedJournal(t *testing.T) (*Journal, *clock) {
 }
 
 func TestCountsAndTimes(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := initTest(t, 3)
 	created := c.Now()
 	times, err := j.Times(ctx)
@@ -74,7 +74,7 @@ func TestCountsAndTimes(t *testing.T) {
 }
 
 func TestRowsInState(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _ := mixedJournal(t)
 	tests := []struct {
 		name   string
@@ -121,7 +121,7 @@ func TestRowsInState(t *testing.T) {
 }
 
 func TestReportRowsStates(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _ := mixedJournal(t)
 	var got []State
 	for l, err := range j.ReportRows(ctx) {
@@ -141,7 +141,10 @@ func TestReportRowsStates(t *testing.T) {
 	}
 	// Breaking out of the loop stops the stream and releases the snapshot.
 	n := 0
-	for range j.ReportRows(ctx) {
+	for _, err := range j.ReportRows(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		n++
 		if n == 2 {
 			break
@@ -153,7 +156,7 @@ func TestReportRowsStates(t *testing.T) {
 }
 
 func TestTimelineAndDigests(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _ := mixedJournal(t)
 	var states []State
 	for p, err := range j.Timeline(ctx) {
@@ -182,7 +185,7 @@ func TestTimelineAndDigests(t *testing.T) {
 
 func TestStreamCancelled(t *testing.T) {
 	j, _ := mixedJournal(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var gotErr error
 	for _, err := range j.ReportRows(ctx) {
@@ -200,7 +203,7 @@ func TestStreamCancelled(t *testing.T) {
 // they stay fast on 100,000 rows whatever the machine: no full scan of
 // rows or receipts where an index should serve.
 func TestQueryPlans(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _ := mixedJournal(t)
 	tests := []struct {
 		name, query string

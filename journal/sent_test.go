@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -13,7 +12,7 @@ import (
 // (29 March 2026) and the 25-hour day it ends (25 October 2026); an
 // attempt that never reached the service is not a send, its retry is.
 func TestSentPerDayAcrossDST(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -44,7 +43,7 @@ func TestRowStateFor(t *testing.T) {
 // trackRow makes a journal with one submitted row of the given recipients.
 func trackRow(t *testing.T, recipients ...string) (*Journal, *clock, Row) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := openTest(t)
 	r := newRow(0)
 	r.Recipients = recipients
@@ -68,7 +67,7 @@ func receipt(kind, dateText, addressee string) Receipt {
 }
 
 func TestApplyReceiptsMultiRecipient(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, row := trackRow(t, "Uno@pec.it", "due@pec.it", "tre@mail.it")
 	at := func(s int) time.Time { return time.Date(2026, 3, 2, 10, 0, s, 0, time.UTC) }
 	steps := []struct {
@@ -176,7 +175,7 @@ func TestFinalNeverGoesBack(t *testing.T) {
 	}
 	for _, tt := range late {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			j, c, row := trackRow(t, "uno@pec.it")
 			if _, err := j.ApplyReceipts(ctx, row.ID, []Receipt{receipt("delivery", "d1", "uno@pec.it")},
 				[]Outcome{{Address: "uno@pec.it", State: RecipientDelivered}}); err != nil {
@@ -205,7 +204,7 @@ func TestFinalNeverGoesBack(t *testing.T) {
 }
 
 func TestRecipientOutcomeForwardOnly(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, row := trackRow(t, "uno@pec.it", "due@pec.it")
 	apply := func(st RecipientState, warnings int) {
 		t.Helper()
@@ -247,7 +246,7 @@ func TestApplyReceiptsRefusals(t *testing.T) {
 	j, _, _ := initTest(t, len(tests))
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
+			ctx := t.Context()
 			id := mustRow(t, j.Reader, fmt.Sprintf("K%06d", i)).ID
 			driveTo(t, j, id, tt.state)
 			before := mustRowID(t, j.Reader, id)
@@ -263,7 +262,7 @@ func TestApplyReceiptsRefusals(t *testing.T) {
 			}
 		})
 	}
-	if _, err := j.ApplyReceipts(context.Background(), 9999, nil, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := j.ApplyReceipts(t.Context(), 9999, nil, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("no such row: %v", err)
 	}
 }
@@ -271,7 +270,7 @@ func TestApplyReceiptsRefusals(t *testing.T) {
 // TestReceiptDedup: identical entries share (code, kind, date text,
 // addressee); across answers the first copy is the one kept.
 func TestReceiptDedup(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, row := trackRow(t, "uno@pec.it", "due@pec.it")
 	base := receipt("delivery", "Mon, 2 Mar 2026 10:00:05 +0000", "uno@pec.it")
 	otherBody := base
@@ -322,7 +321,7 @@ func TestReceiptDedup(t *testing.T) {
 // receipts as entries; a later answer adds only the occurrences beyond the
 // largest count archived so far (max over answers, not sum).
 func TestReceiptMultiplicity(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	consegna := receipt("delivery", "Mon, 2 Mar 2026 10:00:05 +0000", "")
 	accettazione := receipt("acceptance", "Mon, 2 Mar 2026 10:00:01 +0000", "")
 	times := func(r Receipt, n int) []Receipt {
@@ -377,7 +376,7 @@ func TestReceiptMultiplicity(t *testing.T) {
 }
 
 func TestPollSchedule(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := initTest(t, 4)
 	ids := make([]int64, 4)
 	for i := range ids {
@@ -445,7 +444,7 @@ func TestPollSchedule(t *testing.T) {
 }
 
 func TestReceiptsDeleted(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 3)
 	a, b, cc := mustRow(t, j.Reader, "K000000").ID, mustRow(t, j.Reader, "K000001").ID, mustRow(t, j.Reader, "K000002").ID
 	driveTo(t, j, a, StateDelivered) // with one receipt
@@ -485,7 +484,7 @@ func TestReceiptsDeleted(t *testing.T) {
 // and the delivery arriving in the same poll: the outcome is already
 // "delivered", and the row's accepted_at must still be the acceptance's date.
 func TestAcceptedAtFromDeliveredOutcome(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, row := trackRow(t, "uno@pec.it")
 	accepted := time.Date(2026, 3, 2, 10, 0, 1, 0, time.UTC)
 	delivered := time.Date(2026, 3, 2, 10, 0, 3, 0, time.UTC)

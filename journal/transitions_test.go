@@ -17,7 +17,7 @@ import (
 // returns its message id ("" when it has none).
 func driveTo(t *testing.T, j *Journal, id int64, st State) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	code := fmt.Sprintf("2026030209%06d", id)
 	row, err := j.Row(ctx, id)
 	if err != nil {
@@ -73,7 +73,7 @@ func driveTo(t *testing.T, j *Journal, id int64, st State) string {
 
 func mustRowID(t *testing.T, r *Reader, id int64) Row {
 	t.Helper()
-	row, err := r.Row(context.Background(), id)
+	row, err := r.Row(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func mustRowID(t *testing.T, r *Reader, id int64) Row {
 
 func eventCount(t *testing.T, r *Reader) int {
 	t.Helper()
-	return len(collect(t, r.Events(context.Background())))
+	return len(collect(t, r.Events(t.Context())))
 }
 
 // TestTransitions tries every sending transition from every state: the
@@ -118,7 +118,7 @@ func TestTransitions(t *testing.T) {
 			key := fmt.Sprintf("K%06d", n)
 			n++
 			t.Run(o.name+"/from_"+string(from), func(t *testing.T) {
-				ctx := context.Background()
+				ctx := t.Context()
 				id := mustRow(t, j.Reader, key).ID
 				driveTo(t, j, id, from)
 				before := mustRowID(t, j.Reader, id)
@@ -161,7 +161,7 @@ func TestTransitions(t *testing.T) {
 }
 
 func TestTransitionFields(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := initTest(t, 1)
 	id := mustRow(t, j.Reader, "K000000").ID
 
@@ -208,7 +208,7 @@ func TestTransitionFields(t *testing.T) {
 }
 
 func TestMarkSubmittedRefusals(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 2)
 	a, b := mustRow(t, j.Reader, "K000000").ID, mustRow(t, j.Reader, "K000001").ID
 	submit(t, j, a, "CODE1")
@@ -239,7 +239,7 @@ func TestMarkSubmittedRefusals(t *testing.T) {
 }
 
 func TestErrorTextClipped(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 1)
 	id := mustRow(t, j.Reader, "K000000").ID
 	if err := j.MarkSending(ctx, id); err != nil {
@@ -264,7 +264,7 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 // each row exactly one MarkSending wins, the rest get ErrConflict, and the
 // attempt is counted once.
 func TestConcurrentCAS(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	const rows, writers = 20, 4
 	j, _, _ := initTest(t, rows)
 	j.db.SetMaxOpenConns(writers)
@@ -319,7 +319,7 @@ func TestConcurrentCAS(t *testing.T) {
 // submitted (the 201 of the sender and a reconciliation) with different
 // codes: one wins, the other is a conflict, the message id never changes.
 func TestConcurrentSubmitReconcile(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	const rounds = 20
 	j, _, _ := initTest(t, rounds)
 	j.db.SetMaxOpenConns(2)
@@ -351,7 +351,7 @@ func TestConcurrentSubmitReconcile(t *testing.T) {
 }
 
 func TestAddEvent(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, c, _ := openTest(t)
 	if err := j.AddEvent(ctx, "test_send", map[string]any{"to": "me@pec.example.it", "row": 1}); err != nil {
 		t.Fatal(err)
@@ -390,7 +390,7 @@ func TestAddEvent(t *testing.T) {
 // TestAppendOnlyTriggers proves the invariants hold even for SQL that
 // bypasses the API.
 func TestAppendOnlyTriggers(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	j, _, _ := initTest(t, 1)
 	id := mustRow(t, j.Reader, "K000000").ID
 	code := driveTo(t, j, id, StateDelivered)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestDate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		layout string
@@ -31,6 +32,7 @@ func TestDate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := date(tt.layout, tt.in)
 			if err != nil {
 				t.Fatalf("date(%q, %#v): %v", tt.layout, tt.in, err)
@@ -43,6 +45,7 @@ func TestDate(t *testing.T) {
 }
 
 func TestDateErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   any
@@ -58,6 +61,7 @@ func TestDateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := date("2006-01-02", tt.in)
 			if err == nil {
 				t.Fatalf("date(%#v) = %q, want an error", tt.in, got)
@@ -73,6 +77,7 @@ func TestDateErrors(t *testing.T) {
 }
 
 func TestItalianNames(t *testing.T) {
+	t.Parallel()
 	months := []string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"}
 	short := []string{"gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic"}
 	for i, want := range months {
@@ -91,6 +96,7 @@ func TestItalianNames(t *testing.T) {
 	for i, want := range days {
 		d := time.Weekday(i)
 		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
 			if got := italianDay(d); got != want {
 				t.Errorf("italianDay(%v) = %q, want %q", d, got, want)
 			}
@@ -114,6 +120,7 @@ func english() locale {
 }
 
 func TestAppendDateMatchesTimeFormat(t *testing.T) {
+	t.Parallel()
 	when := time.Date(2026, time.November, 25, 15, 4, 5, 123456789, time.FixedZone("CET", 3600))
 	layouts := []string{
 		"", "Monday, 02-Jan-06 15:04:05 MST", time.RFC1123, time.RFC850, time.ANSIC, time.Kitchen,
@@ -122,6 +129,7 @@ func TestAppendDateMatchesTimeFormat(t *testing.T) {
 	}
 	for _, l := range layouts {
 		t.Run(l, func(t *testing.T) {
+			t.Parallel()
 			if got, want := string(appendDate(nil, when, l, english())), when.Format(l); got != want {
 				t.Errorf("appendDate(%q) = %q, time.Format = %q", l, got, want)
 			}

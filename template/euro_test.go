@@ -7,6 +7,7 @@ import (
 )
 
 func TestEuro(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   any
@@ -61,6 +62,7 @@ func TestEuro(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := euro(tt.in)
 			if err != nil {
 				t.Fatalf("euro(%#v): %v", tt.in, err)
@@ -77,6 +79,7 @@ type stringer string
 func (s stringer) String() string { return string(s) }
 
 func TestEuroErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   any
@@ -106,6 +109,7 @@ func TestEuroErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := euro(tt.in)
 			if err == nil {
 				t.Fatalf("euro(%#v) = %q, want an error", tt.in, got)

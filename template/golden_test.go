@@ -55,6 +55,7 @@ var benchRow = Data{
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		file string
 		rows map[string]Data
@@ -80,6 +81,7 @@ func TestGolden(t *testing.T) {
 		}
 		for rowName, row := range c.rows {
 			t.Run(c.file+"/"+rowName, func(t *testing.T) {
+				t.Parallel()
 				var b bytes.Buffer
 				if err := r.Execute(&b, row, testLimit); err != nil {
 					t.Fatal(err)

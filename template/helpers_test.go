@@ -28,6 +28,7 @@ func renderHTML(t *testing.T, src string, d Data) (string, error) {
 }
 
 func TestHelpers(t *testing.T) {
+	t.Parallel()
 	row := Data{
 		"pec":             "mario.rossi@pec.it",
 		"vuoto":           "",
@@ -68,6 +69,7 @@ func TestHelpers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := renderText(t, tt.src, row)
 			if err != nil {
 				t.Fatalf("render %q: %v", tt.src, err)
@@ -80,6 +82,7 @@ func TestHelpers(t *testing.T) {
 }
 
 func TestHelperErrors(t *testing.T) {
+	t.Parallel()
 	row := Data{"pec": "", "spazi": " \t", "importo": "12 euro", "scadenza": "31/02/2026", "x": "1"}
 	tests := []struct {
 		name, src string
@@ -104,6 +107,7 @@ func TestHelperErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := renderText(t, tt.src, row)
 			if err == nil {
 				t.Fatalf("render %q = %q, want an error", tt.src, got)
@@ -126,6 +130,7 @@ func TestHelperErrors(t *testing.T) {
 }
 
 func TestNl2brHTML(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"empty", "", ""},
 		{"no newline", "a & b", "a &amp; b"},
@@ -138,6 +143,7 @@ func TestNl2brHTML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			if got := string(nl2brHTML(tt.in)); got != tt.want {
 				t.Errorf("nl2brHTML(%q) = %q, want %q", tt.in, got, tt.want)
 			}

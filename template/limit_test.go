@@ -39,6 +39,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func TestExecuteLimit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		src     string
@@ -57,6 +58,7 @@ func TestExecuteLimit(t *testing.T) {
 	for _, tt := range tests {
 		for _, r := range parseBoth(t, tt.src) {
 			t.Run(tt.name+"/"+r.Name(), func(t *testing.T) {
+				t.Parallel()
 				var b bytes.Buffer
 				err := r.Execute(&b, Data{"v": "abcde"}, tt.limit)
 				if int64(b.Len()) > tt.limit {
@@ -85,6 +87,7 @@ func TestExecuteLimit(t *testing.T) {
 }
 
 func TestExecuteStringLimit(t *testing.T) {
+	t.Parallel()
 	tx, err := ParseText("oggetto", `Sollecito {{.n}}`)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +109,7 @@ func TestExecuteStringLimit(t *testing.T) {
 // executes once to escape). The time bound is loose — the full loop takes
 // tens of seconds — so that a loaded machine or -race does not trip it.
 func TestExecuteLimitStopsHugeLoop(t *testing.T) {
+	t.Parallel()
 	const limit = 1 << 20
 	for _, html := range []bool{false, true} {
 		name := "text"
@@ -113,6 +117,7 @@ func TestExecuteLimitStopsHugeLoop(t *testing.T) {
 			name = "html"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			var r Renderer
 			var err error
@@ -142,10 +147,13 @@ func TestExecuteLimitStopsHugeLoop(t *testing.T) {
 
 // The memory a stopped render allocates stays a small multiple of the
 // limit: the buffer's own growth (about twice the limit) plus what the loop
-// allocates per iteration before it stops.
+// allocates per iteration before it stops. Not parallel: the process's
+// allocation counters would count the other tests' too.
+//
+//nolint:paralleltest // see above
 func TestExecuteLimitMemory(t *testing.T) {
 	const limit = 1 << 20
-	for _, r := range parseBoth(t, hugeLoop) {
+	for _, r := range parseBoth(t, hugeLoop) { //nolint:paralleltest // see above
 		t.Run(r.Name(), func(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -166,7 +174,10 @@ func TestExecuteLimitMemory(t *testing.T) {
 }
 
 // A template with no field and a loop must parse at once: ParseHTML's
-// escaping run writes nothing.
+// escaping run writes nothing. Not parallel: the process's allocation
+// counters would count the other tests' too.
+//
+//nolint:paralleltest // see above
 func TestParseHTMLDoesNotRunLoop(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestHTMLEscaping(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		value     string
@@ -36,6 +37,7 @@ func TestHTMLEscaping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := renderHTML(t, tt.src, Data{"v": tt.value})
 			if err != nil {
 				t.Fatal(err)
@@ -49,6 +51,7 @@ func TestHTMLEscaping(t *testing.T) {
 
 // The text templates must not escape: the subject "Rossi & Figli" is sent as is.
 func TestTextDoesNotEscape(t *testing.T) {
+	t.Parallel()
 	got, err := renderText(t, `Sollecito {{.v}}`, Data{"v": `Rossi & Figli <srl>`})
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +62,7 @@ func TestTextDoesNotEscape(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		html      bool
@@ -76,6 +80,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var err error
 			if tt.html {
 				_, err = ParseHTML("corpo", tt.src)
@@ -100,6 +105,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestExecErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		text      bool // text/template only
@@ -114,6 +120,7 @@ func TestExecErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var r Renderer
 			var err error
 			if tt.text {
@@ -141,6 +148,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	tt, err := ParseText("s", "abc")
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +160,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestEmptyTemplate(t *testing.T) {
+	t.Parallel()
 	for _, parse := range []func(string, string) (Renderer, error){
 		func(n, s string) (Renderer, error) { return ParseText(n, s) },
 		func(n, s string) (Renderer, error) { return ParseHTML(n, s) },
@@ -171,6 +180,7 @@ func TestEmptyTemplate(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		want      []string
@@ -194,6 +204,7 @@ func TestFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tx, err := ParseText("t", tt.src)
 			if err != nil {
 				t.Fatal(err)
@@ -213,6 +224,7 @@ func TestFields(t *testing.T) {
 }
 
 func TestCheckColumns(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHTML("corpo.html", "<p>{{.nome}}</p>\n<p>{{.nmero}}</p>\n{{get . \"Ragione Sociale\"}}{{.nmero}}")
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +248,7 @@ template corpo.html: line 3: missing field "Ragione Sociale": the row has no suc
 }
 
 func TestTextCheckColumnsAndName(t *testing.T) {
+	t.Parallel()
 	tx, err := ParseText("message.subject", "Fattura {{.numero}} {{.data}}")
 	if err != nil {
 		t.Fatal(err)
@@ -255,6 +268,7 @@ func TestTextCheckColumnsAndName(t *testing.T) {
 
 // The html/template escaping error stays reachable for callers that want it.
 func TestEscapeErrorUnwraps(t *testing.T) {
+	t.Parallel()
 	_, err := ParseHTML("corpo", `<a href="{{if .x}}x">{{end}}`)
 	var he *htemplate.Error
 	if !errors.As(err, &he) || he.ErrorCode != htemplate.ErrBranchEnd {
@@ -264,6 +278,7 @@ func TestEscapeErrorUnwraps(t *testing.T) {
 
 // Templates are parsed once and executed from many goroutines; run with -race.
 func TestConcurrentExecute(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHTML("b", `<p>{{title .n}} {{euro .i}} {{date "2 January 2006" .d}}</p>`)
 	if err != nil {
 		t.Fatal(err)
@@ -305,6 +320,7 @@ func mustEuro(t *testing.T, s string) string {
 }
 
 func TestExecuteStringError(t *testing.T) {
+	t.Parallel()
 	tx, err := ParseText("oggetto", "Fattura {{.numero}}")
 	if err != nil {
 		t.Fatal(err)

@@ -42,11 +42,6 @@ func sleep(ctx context.Context, clk Clock, d time.Duration) error {
 	}
 }
 
-// sleepUntil waits until t on clk, or until ctx is done.
-func sleepUntil(ctx context.Context, clk Clock, t time.Time) error {
-	return sleep(ctx, clk, t.Sub(clk.Now()))
-}
-
 // jitter is a source of randomness safe for the sender and the tracker to
 // share. It is seeded by the caller so that a test's schedule is
 // reproducible.

@@ -69,12 +69,13 @@ type Tuning struct {
 type Printer interface {
 	// Plan is what a run is about to do, before its confirmation.
 	Plan(Plan)
-	// Start begins a phase (PhaseSending, PhaseTracking) of total steps, of
-	// which before were done by an earlier run (shown, not counted in the
-	// rate).
+	// Start begins a phase (PhaseSending, PhaseTracking) of total steps to
+	// do now; before more were done already, by an earlier run or an earlier
+	// phase (shown, not counted in total nor in the rate).
 	Start(phase string, total, before int)
 	// Step says that done of the phase's total steps are done; detail, when
-	// not empty, describes how things stand.
+	// not empty, describes how things stand. done may pass total when more
+	// work joined the phase (an unknown row found and then tracked).
 	Step(phase string, done, total int, detail string)
 	// End ends the phase.
 	End(phase string)

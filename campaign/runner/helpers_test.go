@@ -49,13 +49,12 @@ tracking:
 
 // fixture is a campaign folder and a sandbox serving the API for it.
 type fixture struct {
-	t       *testing.T
-	dir     string
-	sb      *sandbox.Server
-	srv     *httptest.Server
-	handler http.Handler // what srv serves: the sandbox, or a wrapper
-	mu      sync.Mutex
-	wrap    func(w http.ResponseWriter, r *http.Request, next http.Handler)
+	t    *testing.T
+	dir  string
+	sb   *sandbox.Server
+	srv  *httptest.Server
+	mu   sync.Mutex
+	wrap func(w http.ResponseWriter, r *http.Request, next http.Handler)
 
 	subject        string
 	rate           string
@@ -331,13 +330,4 @@ func countStates(states map[string]journal.State, want journal.State) int {
 		}
 	}
 	return n
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -191,6 +191,12 @@ func (t *tracker) load(ctx context.Context) error {
 			t.model.observe(latencyOf(r.SubmittedAt, time.Time{}, r.FinalAt.Add(time.Second), r.FinalAt))
 		}
 	}
+	// Rows final before this process count as final on the display too.
+	counts, err := t.e.j.Counts(ctx)
+	if err != nil {
+		return fmt.Errorf("track: %w", err)
+	}
+	t.final = counts.Final()
 	unknown, err := t.e.j.RowsInState(ctx, 0, journal.StateUnknown)
 	if err != nil {
 		return fmt.Errorf("track: %w", err)
@@ -336,7 +342,7 @@ func (t *tracker) run(ctx context.Context) error {
 			return err
 		}
 		if mode != trackAlongside && t.prog == nil && mode == trackUntilFinal {
-			t.prog = newProgress(t.e, PhaseTracking, t.final+len(t.rows), t.final)
+			t.prog = newProgress(t.e, PhaseTracking, len(t.rows), t.final)
 		}
 		t.describe()
 		if t.done(mode) {

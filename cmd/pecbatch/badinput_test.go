@@ -99,6 +99,7 @@ func TestBadInputCatalogue(t *testing.T) {
 	for _, tc := range cases {
 		inCatalogue[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			campaignFile := materializeBadInput(t, tc.name)
 			for _, c := range badInputChecks {
 				t.Run(c.name, func(t *testing.T) { c.check(t, bin, tc, campaignFile) })

@@ -24,7 +24,8 @@ const (
 
 const exitStatusHelp = `Exit status:
   0    done: every row delivered (or, for validate, nothing wrong)
-  1    error (network, journal, credentials...): see the message
+  1    error (network, journal, credentials...): see the message; also
+       "not confirmed: nothing sent" when run's question is answered no
   2    usage error or invalid input (campaign file, CSV, templates); nothing was sent
   3    finished, but some rows failed, were rejected or expired
   4    some rows are in state "unknown" (sent or not could not be proved yet)

@@ -30,6 +30,7 @@ func TestImportsPointDown(t *testing.T) {
 	}
 	for dir, may := range allowed {
 		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
 			pkg, err := build.ImportDir(filepath.Join("..", "..", dir), 0)
 			if err != nil {
 				t.Fatal(err)

@@ -54,7 +54,7 @@ type localSandbox struct {
 	url    string
 	opts   sandbox.Options
 	srv    *http.Server
-	served chan error
+	served chan struct{} // closed when Serve has returned
 }
 
 // startLocalSandbox starts the sandbox; log receives its lines (one per
@@ -75,9 +75,14 @@ func startLocalSandbox(ctx context.Context, log *slog.Logger) (*localSandbox, er
 		url:    "http://" + ln.Addr().String(),
 		opts:   opts,
 		srv:    &http.Server{Handler: sandbox.New(opts), ReadHeaderTimeout: 10 * time.Second},
-		served: make(chan error, 1),
+		served: make(chan struct{}),
 	}
-	go func() { s.served <- s.srv.Serve(ln) }()
+	go func() {
+		defer close(s.served)
+		// A listener of our own that fails shows in the client's errors;
+		// after Shutdown, Serve returns http.ErrServerClosed.
+		_ = s.srv.Serve(ln)
+	}()
 	return s, nil
 }
 
@@ -97,10 +102,12 @@ func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campa
 	if err != nil {
 		return "", err
 	}
-	if reset {
+	if reset && !g.quiet {
 		fmt.Fprintf(g.stderr, "Sandbox: starting afresh (%s): the sandbox of an earlier run is gone with its process.\n", path)
 	}
-	fmt.Fprintf(g.stderr, "Sandbox: serving the PEC Massiva API at %s inside pecbatch; nothing leaves this machine.\n", s.url)
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, "Sandbox: serving the PEC Massiva API at %s inside pecbatch; nothing leaves this machine.\n", s.url)
+	}
 	d.Tuning = runner.Tuning{
 		AcceptanceDelay: localAcceptDelay + localAcceptDelay/5,
 		Notices:         []time.Duration{localWarnAfter, localExpireAfter},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -47,6 +48,10 @@ func runPoll(ctx context.Context, g *globalOptions, o *pollOptions) error {
 		return fmt.Errorf("poll: %w", err)
 	}
 	_, err = runner.Poll(ctx, c, g.runnerDeps(o.report), runner.PollOptions{})
+	if errors.Is(err, campaign.ErrInterrupted) {
+		// The runner's own wording names run; this was a poll.
+		return fmt.Errorf("poll: %w", campaign.ErrInterrupted)
+	}
 	return err
 }
 

@@ -155,7 +155,8 @@ func TestPreviewProblems(t *testing.T) {
 		{"rows past the end", []string{"preview", filepath.Join(examplesDir, "solleciti", "campaign.yaml"), "--out", t.TempDir(), "--rows", "8-10"},
 			0, "warning: no row 9-10 in destinatari.csv"},
 	}
-	for _, tt := range tests {
+	// In order: the checks after the loop read what the cases wrote.
+	for _, tt := range tests { //nolint:paralleltest // see above
 		t.Run(tt.name, func(t *testing.T) {
 			stdout, stderr, code := pecbatch(t, tt.args...)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
@@ -192,6 +193,7 @@ func TestParseRowSelection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
 			sel, err := parseRowSelection(tt.in)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v", err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,18 +21,53 @@ const progressInterval = 30 * time.Second
 
 // printer returns how a command shows what the runner does on stderr: JSON
 // records with --log-format json, else a live progress bar on a terminal,
-// else plain lines with a progress line every 30 seconds.
+// else plain lines with a progress line every 30 seconds; with --quiet only
+// the notes keptWhenQuiet.
 func (g *globalOptions) printer() runner.Printer {
+	var p runner.Printer
 	if g.logFormat == "json" {
-		return &jsonPrinter{log: g.logger(), phases: newPhases(g.now)}
+		// Its own logger: the diagnostics' level (--quiet: warnings) must
+		// not drop the summary the quiet printer keeps.
+		p = &jsonPrinter{log: slog.New(slog.NewJSONHandler(g.stderr, nil)), phases: newPhases(g.now, g.ticker)}
+	} else {
+		p = &textPrinter{w: g.stderr, bar: g.stderrTerminal(), phases: newPhases(g.now, g.ticker)}
 	}
-	return &textPrinter{w: g.stderr, bar: g.stderrTerminal(), phases: newPhases(g.now)}
+	if g.quiet {
+		return quietPrinter{p}
+	}
+	return p
+}
+
+// keptWhenQuiet says which notes --quiet keeps: the problems that stopped a
+// run, a warning that needs acting on before the receipts come, and the
+// final summary line of a run, a poll or a test send.
+func keptWhenQuiet(k runner.NoteKind) bool {
+	switch k {
+	case runner.NotePreflight, runner.NoteQuota, runner.NoteCounts, runner.NoteTestSent:
+		return true
+	}
+	return false
+}
+
+// quietPrinter is a Printer for --quiet: no plan, no progress, and of the
+// notes only those keptWhenQuiet.
+type quietPrinter struct{ runner.Printer }
+
+func (quietPrinter) Plan(runner.Plan)              {}
+func (quietPrinter) Start(string, int, int)        {}
+func (quietPrinter) Step(string, int, int, string) {}
+func (quietPrinter) End(string)                    {}
+
+func (q quietPrinter) Note(n runner.Note) {
+	if keptWhenQuiet(n.Kind) {
+		q.Printer.Note(n)
+	}
 }
 
 // phase is how one phase of a run advances.
 type phase struct {
 	total, before int
-	start, last   time.Time
+	start         time.Time
 	done          int
 	detail        string
 	bar           *progressbar.ProgressBar
@@ -39,29 +76,79 @@ type phase struct {
 // phases keeps the phases a printer was told about; its lock also
 // serialises the printer's writes, which come from several goroutines.
 type phases struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]*phase
+	mu     sync.Mutex
+	now    func() time.Time
+	ticker func(time.Duration) (<-chan time.Time, func())
+	m      map[string]*phase
+	// stopTicking stops the goroutine that writes the progress lines; nil
+	// when it is not running.
+	stopTicking func()
 }
 
-func newPhases(now func() time.Time) phases {
-	return phases{now: now, m: map[string]*phase{}}
+// newPhases returns phases on the clock now; ticker (nil: a time.Ticker)
+// times the progress lines.
+func newPhases(now func() time.Time, ticker func(time.Duration) (<-chan time.Time, func())) phases {
+	if ticker == nil {
+		ticker = realTicker
+	}
+	return phases{now: now, ticker: ticker, m: map[string]*phase{}}
 }
 
-// due records a step and reports whether a progress line is due: the last
-// is progressInterval old. Called with mu held.
-func (ps *phases) due(name string, done int, detail string) (*phase, bool) {
+// realTicker ticks every d until stopped.
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// step records a step of a phase. Called with mu held.
+func (ps *phases) step(name string, done int, detail string) {
+	if p := ps.m[name]; p != nil {
+		p.done, p.detail = done, detail
+		p.total = max(p.total, done)
+	}
+}
+
+// startTicking makes write run every progressInterval until the last phase
+// ends: a line every 30 seconds even when no step comes (tracking waits
+// minutes for receipts). Called with mu held; write takes mu itself.
+func (ps *phases) startTicking(write func()) {
+	if ps.stopTicking != nil {
+		return
+	}
+	ticks, stop := ps.ticker(progressInterval)
+	done := make(chan struct{})
+	ps.stopTicking = func() {
+		stop()
+		close(done)
+	}
+	go func() {
+		for {
+			select {
+			case <-ticks:
+				write()
+			case <-done:
+				return
+			}
+		}
+	}()
+}
+
+// end forgets a phase and returns it; the progress lines stop with the
+// last phase. Called with mu held.
+func (ps *phases) end(name string) *phase {
 	p := ps.m[name]
-	if p == nil {
-		return nil, false
+	delete(ps.m, name)
+	if len(ps.m) == 0 && ps.stopTicking != nil {
+		ps.stopTicking()
+		ps.stopTicking = nil
 	}
-	p.done, p.detail = done, detail
-	now := ps.now()
-	if now.Sub(p.last) < progressInterval {
-		return p, false
-	}
-	p.last = now
-	return p, true
+	return p
+}
+
+// names returns the phases' names in order, for lines that do not change
+// order from one tick to the next. Called with mu held.
+func (ps *phases) names() []string {
+	return slices.Sorted(maps.Keys(ps.m))
 }
 
 // progressLine describes the progress of a phase in one line: done of
@@ -127,7 +214,9 @@ func (t *textPrinter) Start(name string, total, before int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := &phase{total: total, before: before, start: t.now()}
-	p.last = p.start
+	if !t.bar {
+		t.startTicking(t.writeLines)
+	}
 	if t.bar {
 		desc := name
 		if before > 0 {
@@ -154,20 +243,32 @@ func (t *textPrinter) Step(name string, done, total int, detail string) {
 		if p.detail != detail {
 			p.bar.Describe(detail)
 		}
+		if done > p.total {
+			// Work joined the phase: the bar grows rather than overflows.
+			p.total = done
+			p.bar.ChangeMax(done)
+		}
 		_ = p.bar.Set(done)
 		p.done, p.detail = done, detail
 		return
 	}
-	if p, due := t.due(name, done, detail); due {
-		fmt.Fprintln(t.w, progressLine(name, p, t.now()))
+	t.step(name, done, detail)
+}
+
+// writeLines writes a progress line for every phase.
+func (t *textPrinter) writeLines() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, name := range t.names() {
+		fmt.Fprintln(t.w, progressLine(name, t.m[name], now))
 	}
 }
 
 func (t *textPrinter) End(name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.m[name]
-	delete(t.m, name)
+	p := t.end(name)
 	if p != nil && p.bar != nil {
 		_ = p.bar.Exit()
 		fmt.Fprintln(t.w)
@@ -196,25 +297,31 @@ func (j *jsonPrinter) Plan(p runner.Plan) {
 
 func (j *jsonPrinter) Start(name string, total, before int) {
 	j.mu.Lock()
-	now := j.now()
-	j.m[name] = &phase{total: total, before: before, start: now, last: now}
+	j.m[name] = &phase{total: total, before: before, start: j.now()}
+	j.startTicking(j.writeRecords)
 	j.mu.Unlock()
 	j.log.Info("phase started", "phase", name, "total", total, "before", before)
 }
 
 func (j *jsonPrinter) Step(name string, done, total int, detail string) {
 	j.mu.Lock()
-	_, due := j.due(name, done, detail)
-	j.mu.Unlock()
-	if due {
-		j.log.Info("progress", "phase", name, "done", done, "total", total, "detail", detail)
+	defer j.mu.Unlock()
+	j.step(name, done, detail)
+}
+
+// writeRecords writes a progress record for every phase.
+func (j *jsonPrinter) writeRecords() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, name := range j.names() {
+		p := j.m[name]
+		j.log.Info("progress", "phase", name, "done", p.done, "total", p.total, "detail", p.detail)
 	}
 }
 
 func (j *jsonPrinter) End(name string) {
 	j.mu.Lock()
-	p := j.m[name]
-	delete(j.m, name)
+	p := j.end(name)
 	j.mu.Unlock()
 	if p != nil {
 		j.log.Info("phase finished", "phase", name, "done", p.done, "total", p.total)

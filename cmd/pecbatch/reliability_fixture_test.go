@@ -272,7 +272,7 @@ func (c *relCall) forward() (rec *httptest.ResponseRecorder, dropped bool) {
 	rec = httptest.NewRecorder()
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler {
+			if err, ok := v.(error); !ok || !errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
 			dropped = true
@@ -414,9 +414,9 @@ func (f *relFixture) start(args ...string) (wait func() relResult) {
 			case err = <-done:
 			case <-time.After(2 * time.Minute):
 				_ = cmd.Process.Kill()
-				<-done
-				f.t.Fatalf("pecbatch %s did not finish in 2 minutes:\nstdout:\n%s\nstderr:\n%s",
-					strings.Join(args, " "), stdout.String(), stderr.String())
+				err = <-done
+				f.t.Fatalf("pecbatch %s did not finish in 2 minutes (%v):\nstdout:\n%s\nstderr:\n%s",
+					strings.Join(args, " "), err, stdout.String(), stderr.String())
 			}
 			f.mu.Lock()
 			if f.proc == cmd.Process {

@@ -26,6 +26,7 @@ type reportOptions struct {
 	excel    bool
 	timeZone string
 	maxRows  int
+	sandbox  bool
 }
 
 func newReportCommand(g *globalOptions) *cobra.Command {
@@ -56,6 +57,9 @@ The report goes next to the journal as <campaign name>-report.csv (or
 written is printed. The file is readable by its owner only, like the
 journal: it lists personal data.
 
+With --sandbox it reports on the last 'run --sandbox' (a journal of its
+own), as <campaign name>-sandbox-report.csv (or .html) by default.
+
 The API token and the mailbox credentials are not needed.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,6 +73,7 @@ The API token and the mailbox credentials are not needed.`,
 	f.BoolVar(&o.excel, "excel", false, "CSV for Excel: UTF-8 byte order mark, ';' separator, CRLF line endings")
 	f.StringVar(&o.timeZone, "time-zone", "", "time zone of the times, such as Europe/Rome (default: this computer's)")
 	f.IntVar(&o.maxRows, "max-html-rows", report.DefaultMaxHTMLRows, "recipients listed in the HTML table (0: all)")
+	f.BoolVar(&o.sandbox, "sandbox", false, "report on the last 'run --sandbox' (its own journal; the report is named <campaign>-sandbox-report)")
 	return cmd
 }
 
@@ -125,15 +130,23 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if _, err := os.Stat(c.Sending.Journal); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with 'pecbatch run %s'", c.Sending.Journal, o.file)
+	journalPath, err := journalToRead(c, "report", o.file, o.sandbox)
+	if err != nil {
+		return err
 	}
-	r, err := journal.OpenReadOnly(ctx, c.Sending.Journal)
+	if _, err := os.Stat(journalPath); errors.Is(err, fs.ErrNotExist) {
+		runCmd := "pecbatch run " + o.file
+		if o.sandbox {
+			runCmd += " --sandbox"
+		}
+		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with '%s'", journalPath, runCmd)
+	}
+	r, err := journal.OpenReadOnly(ctx, journalPath)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	defer r.Close()
-	g.logger().Debug("report", "journal", c.Sending.Journal, "format", opts.Format, "excel", opts.Excel)
+	g.logger().Debug("report", "journal", journalPath, "format", opts.Format, "excel", opts.Excel)
 
 	if o.output == "-" {
 		if err := report.Write(ctx, r, g.stdout, opts); err != nil {
@@ -141,7 +154,12 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions) error {
 		}
 		return nil
 	}
-	path, err := report.Save(ctx, r, o.output, opts)
+	path := o.output
+	if path == "" && o.sandbox {
+		// As the sandbox run named its own: never over the real report.
+		path = report.DefaultPath(journalPath, c.Name+"-sandbox", opts.Format)
+	}
+	path, err = report.Save(ctx, r, path, opts)
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ func TestReportCommand(t *testing.T) {
 	dir := filepath.Dir(camp)
 
 	t.Run("default csv next to the journal", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, stderr := runPecbatch(t, "report", camp, "--time-zone", "Europe/Rome")
 		want := filepath.Join(dir, "solleciti-test-report.csv")
 		if code != 0 || strings.TrimSpace(stdout) != want {
@@ -128,6 +129,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("excel to stdout", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, stderr := runPecbatch(t, "report", camp, "--excel", "-o", "-")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -138,6 +140,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("html inferred from -o", func(t *testing.T) {
+		t.Parallel()
 		out := filepath.Join(t.TempDir(), "rapporto.html")
 		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", out)
 		if code != 0 || strings.TrimSpace(stdout) != out {
@@ -150,6 +153,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("html by flag, default path", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, _ := runPecbatch(t, "report", camp, "--format", "html")
 		if want := filepath.Join(dir, "solleciti-test-report.html"); code != 0 || strings.TrimSpace(stdout) != want {
 			t.Errorf("exit %d, stdout %q, want %s", code, stdout, want)
@@ -157,6 +161,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("while a run holds the journal", func(t *testing.T) {
+		t.Parallel()
 		j, err := journal.Open(t.Context(), filepath.Join(dir, "campaign.journal.db"))
 		if err != nil {
 			t.Fatal(err)
@@ -180,6 +185,7 @@ func TestReportCommand(t *testing.T) {
 		{"unwritable output", []string{"-o", filepath.Join(dir, "no-such-dir", "r.csv")}, 1, "no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			code, _, stderr := runPecbatch(t, append([]string{"report", camp}, tc.args...)...)
 			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, tc.code, tc.stderr)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,9 +26,15 @@ type globalOptions struct {
 	stdinTerminal, stderrTerminal func() bool
 	// now is the time of the progress display.
 	now func() time.Time
+	// ticker times the progress lines written without a terminal; nil is
+	// a time.Ticker.
+	ticker func(time.Duration) (<-chan time.Time, func())
 
 	logFormat string
 	verbose   bool
+	// quiet leaves out the progress: only errors, warnings and the final
+	// summary line.
+	quiet bool
 }
 
 // loadOptions are the campaign.LoadOptions of a command; offline when the
@@ -38,8 +46,11 @@ func (g *globalOptions) loadOptions(offline bool) campaign.LoadOptions {
 // logger returns the diagnostics logger, on stderr, as the flags ask.
 func (g *globalOptions) logger() *slog.Logger {
 	level := slog.LevelInfo
-	if g.verbose {
+	switch {
+	case g.verbose:
 		level = slog.LevelDebug
+	case g.quiet:
+		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if g.logFormat == "json" {
@@ -61,14 +72,18 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 'pecbatch validate', and try it offline with 'pecbatch run --sandbox'.
 
 ` + exitStatusHelp,
+		// Version adds --version, the same as the version command.
+		Version: currentVersion(),
 		// Without its own Args and RunE, cobra reports a mistyped subcommand
-		// as an ordinary error; this makes it a usage error (exit status 2).
+		// as an ordinary error; this makes it a usage error (exit status 2),
+		// with cobra's suggestions.
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return &usageError{fmt.Errorf("unknown command %q", args[0])}
+				return &usageError{unknownCommand(cmd, args[0])}
 			}
 			return nil
 		},
+		SuggestionsMinimumDistance: 2,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -77,6 +92,9 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.logFormat != "text" && g.logFormat != "json" {
 				return &usageError{fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)}
+			}
+			if g.quiet && g.verbose {
+				return &usageError{errors.New("--quiet and --verbose contradict each other: choose one")}
 			}
 			return nil
 		},
@@ -87,6 +105,10 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "diagnostics format on stderr: text or json")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log diagnostics in detail")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false,
+		"no plan and no progress: only errors, warnings and the final summary line")
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version of pecbatch (the same as 'pecbatch version')")
 
 	root.AddCommand(
 		newInitCommand(g),
@@ -101,6 +123,16 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 		newVersionCommand(g),
 	)
 	return root
+}
+
+// unknownCommand says that name is not a command, with the commands it is
+// close to (cobra's suggestions), if any.
+func unknownCommand(root *cobra.Command, name string) error {
+	suggestions := root.SuggestionsFor(name)
+	if len(suggestions) == 0 {
+		return fmt.Errorf("unknown command %q", name)
+	}
+	return fmt.Errorf("unknown command %q: did you mean %s?", name, strings.Join(suggestions, " or "))
 }
 
 // exactArgs is cobra.ExactArgs whose complaint counts as a usage error.

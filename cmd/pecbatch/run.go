@@ -123,9 +123,14 @@ func confirm(g *globalOptions) func(runner.Plan) (bool, error) {
 		case "y", "yes", "s", "si", "sì":
 			return true, nil
 		}
-		return false, nil
+		// An error, not a refusal the runner takes for an interruption
+		// (exit status 130, "run the same command again to resume").
+		return false, errNotConfirmed
 	}
 }
+
+// errNotConfirmed is the answer no to run's question: exit status 1.
+var errNotConfirmed = errors.New("not confirmed: nothing sent")
 
 // sandboxLogger is the logger of the in-process sandbox: its line per send
 // only with --verbose.

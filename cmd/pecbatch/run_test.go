@@ -127,6 +127,7 @@ func TestRunCommandUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			code, _, stderr := runPecbatch(t, tt.args...)
 			if code != exitInvalid || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, exitInvalid, tt.want, stderr)

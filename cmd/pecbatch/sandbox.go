@@ -170,7 +170,9 @@ Stop with Ctrl-C.
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("sandbox: shutting down: %w", err)
 	}
-	<-served
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sandbox: %w", err)
+	}
 	fmt.Fprintln(g.stdout, "PEC Massiva sandbox stopped.")
 	return nil
 }

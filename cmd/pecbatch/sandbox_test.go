@@ -176,6 +176,7 @@ func TestSandboxCommandRefuses(t *testing.T) {
 		{"an argument", []string{"extra"}, "accepts 0 arg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var out bytes.Buffer
 			cmd := newSandboxCommand(testGlobals(nil, &out, io.Discard))
 			cmd.SetArgs(tc.args)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +31,7 @@ state, the rows that need a person's attention (sends with an unknown
 outcome, rows the API rejected) with their errors, when the campaign started
 and finished, and how long the rows still pending take to send. It only
 reads, so it works while a run is going on. The API credentials are not
-needed.`,
+needed. With --sandbox it reads the journal of the last 'run --sandbox'.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.file = args[0]
@@ -45,9 +48,9 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	journal := c.Sending.Journal
-	if o.sandbox {
-		journal = runner.SandboxJournalPath(journal)
+	journal, err := journalToRead(c, "status", o.file, o.sandbox)
+	if err != nil {
+		return err
 	}
 	st, err := runner.Status(ctx, c, journal)
 	if err != nil {
@@ -57,4 +60,22 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
 		return st.WriteJSON(g.stdout)
 	}
 	return st.WriteText(g.stdout, time.Local)
+}
+
+// journalToRead returns the journal that status or report (command) reads
+// for the campaign file: the one of 'run --sandbox' with withSandbox. When
+// there is no journal but the sandbox's, the campaign was only tried against
+// the sandbox, and the error says to add --sandbox.
+func journalToRead(c *campaign.Campaign, command, file string, withSandbox bool) (string, error) {
+	path := c.Sending.Journal
+	if withSandbox {
+		return runner.SandboxJournalPath(path), nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(runner.SandboxJournalPath(path)); err == nil {
+			return "", fmt.Errorf("%s: %s has only been run with --sandbox: add it, as in 'pecbatch %s %s --sandbox'",
+				command, file, command, file)
+		}
+	}
+	return path, nil
 }

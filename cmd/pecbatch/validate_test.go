@@ -47,6 +47,7 @@ func TestValidateExamples(t *testing.T) {
 		}
 		seen++
 		t.Run(e.Name(), func(t *testing.T) {
+			t.Parallel()
 			stdout, stderr, code := pecbatch(t, "validate", filepath.Join(examplesDir, e.Name(), "campaign.yaml"))
 			if code != 0 || !strings.Contains(stdout, "OK: nothing wrong.") || strings.Contains(stdout, "warning:") {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -96,6 +97,7 @@ func TestValidateUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
 			stdout, stderr, code := pecbatch(t, tt.args...)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d and %q", code, stdout, stderr, tt.code, tt.want)

@@ -50,7 +50,7 @@ func run(args []string) error {
 		return err
 	}
 	if *out == "" || fl.NArg() == 0 {
-		return errors.New("usage: mkarchive -o OUT.tar.gz|OUT.zip [-prefix DIR] [-time RFC3339] FILE[=NAME]...")
+		return errors.New("usage: mkarchive -o OUT.tar.gz|OUT.zip [-prefix DIR] [-time RFC3339] FILE[=NAME] [more FILE[=NAME]]")
 	}
 	mtime := time.Now().UTC().Truncate(time.Second)
 	if *stamp != "" {

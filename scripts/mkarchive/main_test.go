@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -36,7 +37,7 @@ func readTarGz(t *testing.T, p string) map[string]archived {
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return got
 		}
 		if err != nil {
@@ -74,6 +75,7 @@ func readZip(t *testing.T, p string) map[string]archived {
 }
 
 func TestArchive(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "pecbatch")
 	doc := filepath.Join(dir, "install.md")
@@ -97,6 +99,7 @@ func TestArchive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			out := filepath.Join(dir, tt.name)
 			args := []string{"-o", out, "-time", stamp.Format(time.RFC3339), bin, doc + "=INSTALL.md"}
 			if err := run(args); err != nil {
@@ -126,6 +129,7 @@ func TestArchive(t *testing.T) {
 }
 
 func TestArchiveErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a.txt")
 	if err := os.WriteFile(file, []byte("a"), 0o644); err != nil {
@@ -143,7 +147,9 @@ func TestArchiveErrors(t *testing.T) {
 		{"twice", []string{"-o", filepath.Join(dir, "x.zip"), file, file}, "twice"},
 		{"bad time", []string{"-o", filepath.Join(dir, "x.zip"), "-time", "ieri", file}, "-time"},
 	}
-	for _, tt := range tests {
+	// In order: the cases share x.zip, and the check after the loop must
+	// see what they all left.
+	for _, tt := range tests { //nolint:paralleltest // see above
 		t.Run(tt.name, func(t *testing.T) {
 			err := run(tt.args)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
