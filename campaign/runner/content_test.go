@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -158,7 +157,7 @@ func TestRunTrialThenTypoFix(t *testing.T) {
 		}
 	}
 
-	st, err := Status(context.Background(), f.campaign(), "")
+	st, err := Status(t.Context(), f.campaign(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
