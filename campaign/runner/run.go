@@ -152,6 +152,10 @@ type runEnv struct {
 	pollLim *rate.Limiter
 	// avgMessageKiB is the mean size of a message, from preflight.
 	avgMessageKiB float64
+	// ledgerPath is where the mailbox's claim ledger is, ledger the
+	// ledger once opened (openLedger).
+	ledgerPath string
+	ledger     *journal.Ledger
 }
 
 func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
@@ -164,6 +168,7 @@ func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
 		endpoint:    d.Endpoint,
 		acceptDelay: d.Tuning.AcceptanceDelay,
 		skew:        d.Tuning.ClockSkew,
+		ledgerPath:  d.LedgerPath,
 	}
 	if e.clk == nil {
 		e.clk = SystemClock{}
@@ -337,6 +342,11 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	if err != nil {
 		return res, err
 	}
+	closeLedger, err := e.openLedger(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer closeLedger()
 	e.checkQuota(ctx)
 
 	rec := newReconciler(e)
