@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -166,6 +168,58 @@ func (e *runEnv) claim(ctx context.Context, row journal.Row, messageID string) e
 	return nil
 }
 
+// reference is row key's reference in this journal (sending.reference).
+func (e *runEnv) reference(key string) string { return campaign.SubjectReference(e.j.ID(), key) }
+
+// addReferences appends to the subject of every row its reference, with
+// sending.reference: subject. The journal's id is its seed: the same on
+// every resume, another for a new journal, so that a campaign run again
+// with a new journal never finds the old journal's messages as its own.
+// The reference is not part of the content hash: the message is the same.
+// A row past pending keeps the subject it was sent with, so that turning
+// the setting on or off changes only the rows not sent yet.
+func (e *runEnv) addReferences(ctx context.Context, rows []journal.NewRow) error {
+	var states []journal.State
+	for _, s := range journal.States() {
+		if s != journal.StatePending {
+			states = append(states, s)
+		}
+	}
+	sent, err := e.j.RowsInState(ctx, 0, states...)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	journaled := make(map[string]string, len(sent))
+	for _, r := range sent {
+		journaled[r.Key] = r.Subject
+	}
+	for i := range rows {
+		plain, withRef := rows[i].Subject, rows[i].Subject+e.reference(rows[i].Key)
+		switch s, ok := journaled[rows[i].Key]; {
+		case ok && (s == plain || s == withRef):
+			rows[i].Subject = s
+		case e.c.Sending.Reference == campaign.ReferenceSubject:
+			rows[i].Subject = withRef
+		}
+	}
+	return nil
+}
+
+// subjectToSend is the subject a row is sent with: the journal's, which is
+// the rendered subject, with the row's reference when the row was
+// journaled with sending.reference: subject (a row journaled before the
+// setting keeps the subject it was journaled with).
+func (e *runEnv) subjectToSend(row journal.Row, m *campaign.Message) (string, error) {
+	if row.Subject != m.Subject && row.Subject != m.Subject+e.reference(row.Key) {
+		return "", fmt.Errorf("run: row %d (key %q) renders the subject %q, but the journal has %q: nothing was sent for "+
+			"it; run again to see what changed", row.RowNumber, row.Key, m.Subject, row.Subject)
+	}
+	return row.Subject, nil
+}
+
 // ownSubject reports whether row's subject carries the row's own
-// reference (sending.reference: subject).
-func (e *runEnv) ownSubject(row journal.Row) bool { return false }
+// reference (sending.reference: subject): no row of another journal, nor
+// another row of this one, has that subject.
+func (e *runEnv) ownSubject(row journal.Row) bool {
+	return strings.HasSuffix(row.Subject, e.reference(row.Key))
+}

@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -37,6 +38,13 @@ func rowOf(t *testing.T, path, key string) journal.Row {
 	return row
 }
 
+// withReference turns sending.reference: subject on in the campaign file.
+func (f *fixture) withReference() {
+	f.t.Helper()
+	yaml := fmt.Sprintf(testCampaignYAML, f.subject, f.rate, f.window, f.maxConsecutive, f.deleteReceipts)
+	f.write("campaign.yaml", strings.Replace(yaml, "sending:\n", "sending:\n  reference: subject\n", 1))
+}
+
 // waitAcceptances waits until the sandbox's acceptances of the sends so
 // far are in the mailbox.
 func (f *fixture) waitAcceptances() {
@@ -55,9 +63,13 @@ func TestTwoJournalsOneMailbox(t *testing.T) {
 		name string
 		// failFirst: the journal whose send fails is the first to send.
 		failFirst bool
+		// reference: sending.reference: subject.
+		reference bool
 	}{
-		{"the failed send first, then the other campaign's", true},
-		{"a campaign run again with a new journal: the new journal's send fails", false},
+		{"the failed send first, then the other campaign's", true, false},
+		{"a campaign run again with a new journal: the new journal's send fails", false, false},
+		{"with the reference, the failed send first", true, true},
+		{"with the reference, a new journal's send fails", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +77,9 @@ func TestTwoJournalsOneMailbox(t *testing.T) {
 			f.subject = "Avviso importante"
 			f.window = "1m"
 			f.writeCampaign()
+			if tt.reference {
+				f.withReference()
+			}
 			failed := filepath.Join(f.dir, "failed.journal.db")
 			other := filepath.Join(f.dir, "other.journal.db")
 
@@ -320,5 +335,84 @@ func TestLedgerClaims(t *testing.T) {
 	}
 	if got := owners(conflicting); got[rows["P002"].MessageID].RowKey != "X1" {
 		t.Errorf("the conflicting claim was replaced: %v", got)
+	}
+}
+
+// TestReferenceMakesEachSendItsOwn: with sending.reference: subject every
+// row is sent with its own code in the subject, derived from the journal's
+// id; an acceptance that names nobody is then the row's for sure, and a
+// new journal of the same campaign sends under other codes.
+func TestReferenceMakesEachSendItsOwn(t *testing.T) {
+	f := newFixture(t, fastSandbox(), "P001,dest@pec.example.it,Uno", "P002,dest@pec.example.it,Due")
+	f.subject = "Avviso importante"
+	f.window = "1m"
+	f.withReference()
+	blank := func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var answer map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		if data, ok := answer["data"].(map[string]any); ok {
+			data["body"] = ""
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(answer)
+	}
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/inbox/"):
+			blank(w, r, next)
+		case isSend(r) && strings.Contains(readBody(t, r), "Gentile Uno"):
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true}); err != nil && !errors.Is(err, campaign.ErrRowsUnknown) {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	f.waitAcceptances()
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true}); err != nil {
+		t.Fatalf("second run: %v (the unnamed acceptance of the row's own subject is its own)\n%s", err, out)
+	}
+	r, err := journal.OpenReadOnly(t.Context(), f.campaign().Sending.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.ID()
+	r.Close()
+	rows := f.rowsByKey()
+	sends := f.sb.Sends()
+	if len(sends) != 2 {
+		t.Fatalf("%d sends, want 2", len(sends))
+	}
+	for _, s := range sends {
+		var row journal.Row
+		for _, rr := range rows {
+			if rr.MessageID == s.Code {
+				row = rr
+			}
+		}
+		if row.Key == "" || s.Subject != "Avviso importante"+campaign.SubjectReference(id, row.Key) || row.Subject != s.Subject {
+			t.Errorf("send %s with subject %q: the journal's row %q has subject %q; want the subject with the row's reference",
+				s.Code, s.Subject, row.Key, row.Subject)
+		}
+	}
+	if sends[0].Subject == sends[1].Subject {
+		t.Errorf("two rows sent with one subject %q", sends[0].Subject)
+	}
+
+	// A new journal of the same campaign: other codes.
+	other := filepath.Join(f.dir, "other.journal.db")
+	f.setWrap(nil)
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true, Journal: other}); err != nil {
+		t.Fatalf("new journal: %v\n%s", err, out)
+	}
+	if got := rowOf(t, other, "P001"); got.Subject == rows["P001"].Subject || !strings.HasPrefix(got.Subject, "Avviso importante [rif. ") {
+		t.Errorf("the new journal's P001 has subject %q, the old one's %q: want another reference", got.Subject, rows["P001"].Subject)
 	}
 }

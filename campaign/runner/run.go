@@ -337,6 +337,9 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	}
 	defer j.Close()
 	e.j = j
+	if err := e.addReferences(ctx, rows); err != nil {
+		return res, err
+	}
 
 	plan, err := e.openCampaign(ctx, rows, opts.AllowChanges)
 	if err != nil {

@@ -99,6 +99,11 @@ func sendRequest(sender string, m *campaign.Message) *client.SendRequest {
 func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Message) error {
 	e := s.e
 	req := sendRequest(e.c.Sender.Address, m)
+	subject, err := e.subjectToSend(row, m)
+	if err != nil {
+		return err
+	}
+	req.Subject = subject
 	// What is recorded after a request was made must be recorded even if
 	// the run is being interrupted.
 	wctx := context.WithoutCancel(ctx)
