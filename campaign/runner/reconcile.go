@@ -100,6 +100,9 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reconcile: %w", err)
 	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
 	refused, err := r.e.claimRefusedRows(ctx)
 	if err != nil {
 		return 0, err
