@@ -416,3 +416,70 @@ func TestReferenceMakesEachSendItsOwn(t *testing.T) {
 		t.Errorf("the new journal's P001 has subject %q, the old one's %q: want another reference", got.Subject, rows["P001"].Subject)
 	}
 }
+
+// TestClaimedButNotJournaled: a run that stopped between the ledger's
+// claim and the journal's record leaves the row in sending with its claim;
+// the claim ties the acceptance to that row, which gets it even though
+// the acceptance names nobody and the subject is shared.
+func TestClaimedButNotJournaled(t *testing.T) {
+	f := newFixture(t, fastSandbox(), "P001,dest@pec.example.it,Uno")
+	f.subject = "Avviso importante"
+	f.window = "1m"
+	f.writeCampaign()
+	journalPath := f.campaign().Sending.Journal
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/inbox/"):
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var answer map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+			if data, ok := answer["data"].(map[string]any); ok {
+				data["body"] = ""
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rec.Code)
+			_ = json.NewEncoder(w).Encode(answer)
+		case isSend(r):
+			// The service acts; the run claims the code (as after a 201)
+			// and dies before its journal records it: the answer never
+			// comes.
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var answer struct {
+				MessageID string `json:"message_id"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+			jr, err := journal.OpenReadOnly(t.Context(), journalPath)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			id := jr.ID()
+			jr.Close()
+			l, err := journal.OpenLedger(t.Context(), f.ledgerPath())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := l.Claim(t.Context(), answer.MessageID, journal.ClaimOwner{JournalID: id, JournalPath: journalPath,
+				RowKey: "P001", Row: 1}); err != nil {
+				t.Error(err)
+			}
+			l.Close()
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true}); err != nil && !errors.Is(err, campaign.ErrRowsUnknown) {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	f.waitAcceptances()
+	if _, out, err := f.run(t.Context(), testRun{NoWait: true}); err != nil {
+		t.Fatalf("second run: %v (the acceptance claimed for the row is its own)\n%s", err, out)
+	}
+	f.checkExactlyOnce(1)
+}
