@@ -366,6 +366,16 @@ func (l *loader) buildSending(raw *rawConfig) {
 	c.Sending.MaxConsecutiveErrors = l.positiveInt("sending.max_consecutive_errors", s.MaxConsecutiveErrors, DefaultMaxConsecutiveErrors)
 	c.Sending.ReconcileWindow = l.duration("sending.reconcile_window", s.ReconcileWindow, DefaultReconcileWindow)
 	c.Sending.DailyLimit = l.positiveInt("sending.daily_limit", s.DailyLimit, DefaultDailyLimit)
+	if v, ok := l.expand("sending.reference", s.Reference, false); ok {
+		switch v = strings.ToLower(strings.TrimSpace(v)); v {
+		case "", ReferenceNone:
+		case ReferenceSubject:
+			c.Sending.Reference = ReferenceSubject
+		default:
+			l.problem(s.Reference.Line, "sending.reference", "%q: use subject (a short code of the row is added to the subject, "+
+				"e.g. \" [rif. ABCD2345]\", so that each message is unique and can be found) or none", v)
+		}
+	}
 }
 
 // buildTracking fills the tracking section.

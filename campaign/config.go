@@ -161,6 +161,9 @@ type Sending struct {
 	ReconcileWindow time.Duration
 	// DailyLimit is the plan's number of messages a day, for the estimate.
 	DailyLimit int
+	// Reference is ReferenceSubject to add each row's reference to its
+	// subject (SubjectReference), "" for none.
+	Reference string
 }
 
 // Tracking holds the tracking section.

@@ -272,12 +272,15 @@ type deduper struct {
 	labels labels
 	byKey  bool
 	seen   map[[16]byte]rowRef
+	// subjects notices subjects shared by rows (sending.reference).
+	subjects *subjectTracker
 }
 
 type rowRef struct{ row, line int32 }
 
 func (c *Campaign) newDeduper(l labels) *deduper {
-	return &deduper{policy: c.Recipients.Duplicates, labels: l, byKey: c.key != nil, seen: map[[16]byte]rowRef{}}
+	return &deduper{policy: c.Recipients.Duplicates, labels: l, byKey: c.key != nil, seen: map[[16]byte]rowRef{},
+		subjects: newSubjectTracker()}
 }
 
 // check records o's key; it returns whether o is to be skipped and, for a
@@ -442,6 +445,9 @@ func (c *Campaign) preflight(ctx context.Context, rep *PreflightReport, opts Pre
 		return fmt.Errorf("preflight: %w", readErr)
 	}
 	rep.Summary.DistinctKeys = dd.distinct()
+	if w, ok := dd.subjects.warning(c); ok {
+		rep.warn(w)
+	}
 	rep.RecipientsSHA256 = rr.SHA256()
 	if rep.Summary.Rows == 0 {
 		rep.add(Problem{File: csvName, Line: rr.HeaderLine(), Message: "the file has a header but no rows: add one line per recipient"})
@@ -461,6 +467,7 @@ func (c *Campaign) consume(rep *PreflightReport, dd *deduper, o *rowOutcome, csv
 		return nil
 	}
 	s.Messages++
+	dd.subjects.add(&o.result)
 	for i, p := range o.problems {
 		if i < len(o.onceKeys) && o.onceKeys[i] != "" {
 			if rep.dedupe[o.onceKeys[i]] {

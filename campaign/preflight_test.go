@@ -155,7 +155,9 @@ func TestPreflightDuplicates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.policy, func(t *testing.T) {
-			yaml := edit(`  to: "{{.pec}}"`, "  to: \"{{.pec}}\"\n  duplicates: "+tt.policy)
+			// Rows 1 and 3 share a subject: the reference keeps validate
+			// from recommending it (TestPreflightSharedSubjects).
+			yaml := edit(`  to: "{{.pec}}"`, "  to: \"{{.pec}}\"\n  duplicates: "+tt.policy) + "sending:\n  reference: subject\n"
 			c := mustLoad(t, writeCampaign(t, yaml, files))
 			rep, rows := collectRows(t, c, 4)
 			if got := problemStrings(rep.Problems); got != tt.problems {

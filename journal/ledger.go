@@ -81,16 +81,23 @@ type Ledger struct {
 // digits of the SHA-256 of the lower-case mailbox>.db. The name does not
 // show the address.
 func DefaultLedgerPath(mailbox string) (string, error) {
-	mailbox = strings.ToLower(strings.TrimSpace(mailbox))
-	if mailbox == "" {
-		return "", errors.New("journal: ledger path: empty mailbox")
-	}
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", fmt.Errorf("journal: ledger path: %w (set HOME, or choose the ledger's path)", err)
 	}
+	return LedgerPathIn(filepath.Join(dir, "pecbatch", "ledger"), mailbox)
+}
+
+// LedgerPathIn is the ledger of a sending mailbox (any case) in the folder
+// dir: <dir>/<first 16 hex digits of the SHA-256 of the lower-case
+// mailbox>.db. DefaultLedgerPath is LedgerPathIn of the user's folder.
+func LedgerPathIn(dir, mailbox string) (string, error) {
+	mailbox = strings.ToLower(strings.TrimSpace(mailbox))
+	if mailbox == "" {
+		return "", errors.New("journal: ledger path: empty mailbox")
+	}
 	h := sha256.Sum256([]byte(mailbox))
-	return filepath.Join(dir, "pecbatch", "ledger", hex.EncodeToString(h[:])[:16]+".db"), nil
+	return filepath.Join(dir, hex.EncodeToString(h[:])[:16]+".db"), nil
 }
 
 // OpenLedger opens the ledger at path, creating it (mode 0600, and its
@@ -233,6 +240,55 @@ func (l *Ledger) Claim(ctx context.Context, messageID string, owner ClaimOwner) 
 		return fmt.Errorf("journal: claim %s: commit: %w", messageID, err)
 	}
 	return nil
+}
+
+// ClaimAll claims every message id of claims for its owner, in one
+// transaction: what Claim does for each, at the cost of one. An id another
+// owner holds is left to it and reported in the returned list (ids in the
+// order given); the others are on disk when ClaimAll returns. A journal
+// claims its own rows' ids with it when it starts, however many.
+func (l *Ledger) ClaimAll(ctx context.Context, claims []Claim) ([]*ClaimedError, error) {
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	tx, err := l.db.BeginTx(ctx, nil) // IMMEDIATE: the DSN's _txlock
+	if err != nil {
+		return nil, fmt.Errorf("journal: claim all: %w", err)
+	}
+	defer tx.Rollback()
+	now := l.clock().UnixMilli()
+	var refused []*ClaimedError
+	for _, c := range claims {
+		id := strings.TrimSpace(c.MessageID)
+		if id == "" || c.Owner.JournalID == "" || c.Owner.RowKey == "" {
+			return nil, fmt.Errorf("journal: claim all: message id %q: the claim needs a message id, a journal id and a row key", id)
+		}
+		held, ok, err := ownerOf(ctx, tx, id)
+		if err != nil {
+			return nil, fmt.Errorf("journal: claim all %s: %w", id, err)
+		}
+		if ok {
+			if !held.same(c.Owner) {
+				refused = append(refused, &ClaimedError{MessageID: id, Owner: held})
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO claims (message_id, journal_id, journal_path, row_key, row_number,
+			claimed_at) VALUES (?, ?, ?, ?, ?, ?)`, id, c.Owner.JournalID, c.Owner.JournalPath, c.Owner.RowKey, c.Owner.Row,
+			now); err != nil {
+			return nil, fmt.Errorf("journal: claim all %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("journal: claim all: commit: %w", err)
+	}
+	return refused, nil
+}
+
+// Claim is one message id and the row that claims it.
+type Claim struct {
+	MessageID string
+	Owner     ClaimOwner
 }
 
 type queryRower interface {

@@ -260,3 +260,62 @@ func TestMessageIDOneRow(t *testing.T) {
 		t.Errorf("%d rows hold M1 (%v)", n, err)
 	}
 }
+
+// TestLedgerClaimAll: a batch claim takes what is free, leaves what another
+// row holds to it and says so, and is idempotent for its own claims.
+func TestLedgerClaimAll(t *testing.T) {
+	ctx := t.Context()
+	l := openLedgerTest(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a1 := ClaimOwner{JournalID: "j-a", JournalPath: "/x/a.journal", RowKey: "K1", Row: 2}
+	a2 := ClaimOwner{JournalID: "j-a", JournalPath: "/x/a.journal", RowKey: "K2", Row: 3}
+	b := ClaimOwner{JournalID: "j-b", JournalPath: "/x/b.journal", RowKey: "K1", Row: 2}
+	if err := l.Claim(ctx, "M2", b); err != nil {
+		t.Fatal(err)
+	}
+	claims := []Claim{{MessageID: "M1", Owner: a1}, {MessageID: " M2 ", Owner: a2}}
+	for _, round := range []string{"first", "again"} {
+		refused, err := l.ClaimAll(ctx, claims)
+		if err != nil {
+			t.Fatalf("%s: ClaimAll = %v", round, err)
+		}
+		if len(refused) != 1 || refused[0].MessageID != "M2" || refused[0].Owner != b {
+			t.Fatalf("%s: refused %v, want M2 held by %+v", round, refused, b)
+		}
+	}
+	owners, err := l.ClaimedAmong(ctx, []string{"M1", "M2", "M3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 2 || owners["M1"] != a1 || owners["M2"] != b {
+		t.Errorf("owners %v, want M1 to %+v and M2 kept by %+v", owners, a1, b)
+	}
+	if _, err := l.ClaimAll(ctx, []Claim{{MessageID: "M4", Owner: ClaimOwner{JournalID: "j-a"}}}); err == nil {
+		t.Error("a claim without a row key was accepted")
+	}
+	if _, ok, _ := l.Owner(ctx, "M4"); ok {
+		t.Error("an invalid batch left a claim behind")
+	}
+}
+
+// TestLedgerPathIn: the file of a mailbox in a chosen folder, the same
+// name as under the user's folder.
+func TestLedgerPathIn(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("HOME", dir)
+	t.Setenv("AppData", dir)
+	p, err := LedgerPathIn("/srv/ledgers", "Ufficio@PEC.example.it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := DefaultLedgerPath("ufficio@pec.example.it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(p) != filepath.Clean("/srv/ledgers") || filepath.Base(p) != filepath.Base(def) {
+		t.Errorf("LedgerPathIn = %s, want /srv/ledgers/%s", p, filepath.Base(def))
+	}
+	if _, err := LedgerPathIn(dir, ""); err == nil {
+		t.Error("empty mailbox accepted")
+	}
+}

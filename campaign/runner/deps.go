@@ -35,6 +35,12 @@ type Deps struct {
 	Printer Printer
 	// Tuning adjusts the waits of reconciliation and tracking.
 	Tuning Tuning
+	// LedgerPath is the claim ledger of the sending mailbox, shared by
+	// every journal that sends from it (see journal.Ledger); "" means
+	// journal.DefaultLedgerPath of sender.address. Tests and the built-in
+	// sandbox, whose message ids mean nothing to the real service, set
+	// their own.
+	LedgerPath string
 	// SaveReports, when not nil, writes the delivery reports of the journal
 	// at the end of a run or a poll and returns their paths; name is the
 	// campaign's name as the report files carry it ("-sandbox" added for
@@ -134,6 +140,9 @@ const (
 	NoteInterrupted NoteKind = "interrupted"
 	// NoteTestSent: a test message was sent.
 	NoteTestSent NoteKind = "test_sent"
+	// NoteClaimConflict: a message id of this journal belongs to a row of
+	// another journal in the mailbox's claim ledger.
+	NoteClaimConflict NoteKind = "claim_conflict"
 )
 
 // discard is the Printer of a zero Deps.

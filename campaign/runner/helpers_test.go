@@ -152,6 +152,10 @@ type testRun struct {
 	Confirm               func(Plan) (bool, error)
 	Clock                 Clock
 	Endpoint              string
+	// Journal overrides sending.journal (another campaign on the same
+	// mailbox); LedgerPath the fixture's claim ledger.
+	Journal    string
+	LedgerPath string
 	// Report is "" for no report, "default" for the reports next to the
 	// journal.
 	Report string
@@ -161,7 +165,7 @@ type testRun struct {
 // the notes to w beside the log.
 func (o testRun) deps(w io.Writer, rec *recorder, acceptDelay time.Duration) Deps {
 	d := Deps{Endpoint: o.Endpoint, Clock: o.Clock, Seed: 1, Logger: slogTo(w), Printer: rec,
-		Tuning: Tuning{AcceptanceDelay: acceptDelay}}
+		Tuning: Tuning{AcceptanceDelay: acceptDelay}, LedgerPath: o.LedgerPath}
 	if o.Report == "default" {
 		d.SaveReports = func(ctx context.Context, r *journal.Reader, name string) ([]string, error) {
 			var paths []string
@@ -238,11 +242,18 @@ func (f *fixture) run(ctx context.Context, o testRun) (*Result, string, error) {
 	f.t.Helper()
 	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
+	if o.LedgerPath == "" {
+		o.LedgerPath = f.ledgerPath()
+	}
 	res, err := Run(ctx, f.campaign(), o.deps(sw, f.rec, 40*time.Millisecond), RunOptions{Limit: o.Limit, NoWait: o.NoWait,
 		ResendUnknown: o.ResendUnknown, AllowChanges: o.AllowChanges, AllowDuplicateContent: o.AllowDuplicateContent,
-		Confirm: o.Confirm})
+		Confirm: o.Confirm, Journal: o.Journal})
 	return res, sw.String(), err
 }
+
+// ledgerPath is the fixture's claim ledger: every journal of the fixture
+// sends from one mailbox, and no test writes to the user's own ledger.
+func (f *fixture) ledgerPath() string { return filepath.Join(f.dir, "ledger", "mailbox.db") }
 
 // slogTo returns a debug logger writing to w.
 func slogTo(w io.Writer) *slog.Logger {

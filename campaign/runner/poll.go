@@ -43,6 +43,11 @@ func Poll(ctx context.Context, c *campaign.Campaign, d Deps, opts PollOptions) (
 	if err := m.CheckTarget(e.endpoint, c.Sender.Address); err != nil {
 		return res, fmt.Errorf("poll: %w", err)
 	}
+	closeLedger, err := e.openLedger(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer closeLedger()
 
 	rec := newReconciler(e)
 	if err := rec.adoptInterrupted(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
@@ -99,6 +100,13 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reconcile: %w", err)
 	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	refused, err := r.e.claimRefusedRows(ctx)
+	if err != nil {
+		return 0, err
+	}
 	now := r.e.clk.Now()
 	n, waiting := 0, 0
 	for _, row := range rows {
@@ -113,8 +121,14 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 				"what may have been sent; undo that change to resend it as it was, or give it a new key.", row.RowNumber, row.Key)
 			continue
 		}
+		if refused[row.ID] {
+			r.e.note(NoteNotResent, "Row %d (key %q) is not resent: the service answered its send with a message id "+
+				"another row owns (see its error); check the mailbox and that row.", row.RowNumber, row.Key)
+			continue
+		}
 		if r.ambiguous[row.ID] {
-			r.e.note(NoteNotResent, "Row %d (key %q) is not resent: an acceptance in the mailbox may be its own; check the mailbox.",
+			r.e.note(NoteNotResent, "Row %d (key %q) is not resent: an acceptance in the mailbox may be its own "+
+				"(one that names no recipient, or one more than one row could claim); check the mailbox.",
 				row.RowNumber, row.Key)
 			continue
 		}
@@ -138,8 +152,13 @@ func (r *reconciler) resendExpired(ctx context.Context) (int, error) {
 // reconRow is an unknown row as matching sees it.
 type reconRow struct {
 	ID         int64
+	Key        string
 	Recipients []string
 	SendingAt  time.Time
+	// OwnSubject says the row's subject carries the row's own reference
+	// (sending.reference): no other row of any journal has it, so an
+	// acceptance of that subject is the row's even if it names nobody.
+	OwnSubject bool
 }
 
 // reconCand is an acceptance (or refusal) receipt found in the mailbox.
@@ -147,11 +166,16 @@ type reconCand struct {
 	Code    string
 	Date    time.Time
 	InboxID string
-	// Recipients are the addresses the receipt names; Exact says they are
-	// exactly the send's recipients (read from the acceptance's tagged
-	// list), not merely addresses found in its text.
+	// Recipients are the addresses the receipt itself names as the send's
+	// recipients (its tagged list, `a@b.it ("posta certificata")`); Named
+	// says it has that list. An acceptance without it (the provider's
+	// documented one has an empty text) names nobody: other addresses in
+	// its text may be the sender's or the original mail's.
 	Recipients []string
-	Exact      bool
+	Named      bool
+	// Owner is the key of the row of this journal the claim ledger gives
+	// the code to ("" for none): the candidate is that row's alone.
+	Owner string
 }
 
 // attempt searches the mailbox for the given unknown rows and marks those
@@ -270,6 +294,9 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		return nil, fmt.Errorf("reconcile: the search of the mailbox for %q stopped after %d pages without reaching "+
 			"the time of the send", subject, maxInboxPagesPerSubject)
 	}
+	if cands, err = r.dropClaimed(ctx, cands); err != nil {
+		return nil, err
+	}
 	for i := range cands {
 		if err := e.pollLim.Wait(ctx); err != nil {
 			return nil, err
@@ -278,13 +305,9 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		if err != nil {
 			return nil, fmt.Errorf("reconcile: read a receipt: %w", err)
 		}
-		if tags := acceptanceTags(m.Body); len(tags) > 0 {
-			for addr := range tags {
-				cands[i].Recipients = append(cands[i].Recipients, addr)
-			}
-			cands[i].Exact = true
-		} else {
-			cands[i].Recipients = bodyAddresses(m.Body)
+		for addr := range acceptanceTags(m.Body) {
+			cands[i].Recipients = append(cands[i].Recipients, addr)
+			cands[i].Named = true
 		}
 	}
 	// A send in flight (sending) may be the one an acceptance found belongs
@@ -300,11 +323,11 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 	rr := make([]reconRow, 0, len(rows))
 	for _, row := range rows {
 		own[row.ID] = true
-		rr = append(rr, reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt})
+		rr = append(rr, e.reconRow(row))
 	}
 	for _, row := range claimants {
 		if row.Subject == subject && !own[row.ID] {
-			rr = append(rr, reconRow{ID: row.ID, Recipients: row.Recipients, SendingAt: row.SendingAt})
+			rr = append(rr, e.reconRow(row))
 		}
 	}
 	matches, ambiguous := matchSends(rr, cands, before, after)
@@ -325,7 +348,7 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		}
 	}
 	if len(ambiguous) > 0 {
-		e.log.Warn("acceptances found that could belong to more than one unknown row: none is assigned",
+		e.log.Warn("acceptances found that could belong to more than one row, or that name no recipient: none is assigned",
 			"subject", subject, "rows", len(ambiguous))
 		if err := e.j.AddEvent(wctx, EventReconcileAmbiguous, map[string]any{"row_ids": ambiguous, "subject": subject}); err != nil {
 			return found, fmt.Errorf("reconcile: %w", err)
@@ -335,6 +358,15 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		c, ok := matches[row.ID]
 		if !ok {
 			continue
+		}
+		// The ledger first, as for a send: another journal's run may have
+		// claimed the code since the search.
+		if err := e.claim(wctx, row, c.Code); errors.Is(err, journal.ErrClaimed) {
+			e.log.Warn("an acceptance found for the row belongs to another row: not taken", "row", row.RowNumber,
+				"key", row.Key, "error", err)
+			continue
+		} else if err != nil {
+			return found, fmt.Errorf("reconcile: %w", err)
 		}
 		err := e.j.MarkSubmitted(wctx, row.ID, c.Code)
 		if errors.Is(err, journal.ErrConflict) {
@@ -360,6 +392,45 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		}
 	}
 	return found, nil
+}
+
+// reconRow is how matching sees a row.
+func (e *runEnv) reconRow(row journal.Row) reconRow {
+	return reconRow{ID: row.ID, Key: row.Key, Recipients: row.Recipients, SendingAt: row.SendingAt, OwnSubject: e.ownSubject(row)}
+}
+
+// dropClaimed removes the candidates the mailbox's claim ledger gives to
+// a row of another journal (another campaign's send, or an earlier
+// journal's of this campaign), and ties those it gives to a row of this
+// journal to that row: a run that stopped between its claim and its
+// journal left it so.
+func (r *reconciler) dropClaimed(ctx context.Context, cands []reconCand) ([]reconCand, error) {
+	if len(cands) == 0 {
+		return cands, nil
+	}
+	codes := make([]string, len(cands))
+	for i, c := range cands {
+		codes[i] = c.Code
+	}
+	owners, err := r.e.ledger.ClaimedAmong(ctx, codes)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	out := cands[:0]
+	for _, c := range cands {
+		o, ok := owners[c.Code]
+		switch {
+		case !ok:
+		case o.JournalID != r.e.j.ID():
+			r.e.log.Debug("an acceptance of the subject is another journal's send", "message_id", c.Code,
+				"owner_journal", o.JournalPath, "owner_key", o.RowKey)
+			continue
+		default:
+			c.Owner = o.RowKey
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // clockOffsetSamples bounds the rows clockOffset reads.
@@ -415,10 +486,11 @@ func provesSend(c client.Classification, subject string) bool {
 
 // matchSends gives receipts to unknown rows (of one subject) so that no
 // receipt goes to two rows, and no row gets a receipt another row could
-// equally claim. A receipt fits a row when it names exactly the row's
-// recipients (or, without the acceptance's recipient list, names all of
-// them) and is dated from the row's sending time (less skew) to the end of
-// its reconciliation window. Then:
+// equally claim. A receipt fits a row when it is dated from the row's
+// sending time (less skew) to the end of its reconciliation window, and:
+// the claim ledger gives it to that row; or it names exactly the row's
+// recipients in its tagged list; or it names nobody and the row's subject
+// carries the row's own reference. Then:
 //
 //  1. a row with one fitting receipt that fits no other row gets it, again
 //     and again as the rows and receipts left shrink;
@@ -429,17 +501,28 @@ func provesSend(c client.Classification, subject string) bool {
 //     order);
 //  3. the rows of any other group are ambiguous: none gets a receipt.
 //
-// Rows with no fitting receipt are neither matched nor ambiguous.
+// Rows with no fitting receipt are neither matched nor ambiguous, except
+// that a row left unmatched is ambiguous when a receipt that names nobody,
+// and that no row got, is dated within its window: it may be the row's
+// send, which nothing can prove or rule out.
 func matchSends(rows []reconRow, cands []reconCand, skew, window time.Duration) (map[int64]reconCand, []int64) {
+	inWindow := func(r reconRow, c reconCand) bool {
+		return c.Date.IsZero() || !(c.Date.Before(r.SendingAt.Add(-skew)) || c.Date.After(r.SendingAt.Add(window)))
+	}
 	fits := func(r reconRow, c reconCand) bool {
-		if !c.Date.IsZero() && (c.Date.Before(r.SendingAt.Add(-skew)) || c.Date.After(r.SendingAt.Add(window))) {
+		if !inWindow(r, c) {
 			return false
 		}
-		if c.Exact && len(c.Recipients) != len(r.Recipients) {
+		switch {
+		case c.Owner != "":
+			return c.Owner == r.Key
+		case !c.Named:
+			return r.OwnSubject
+		case len(c.Recipients) != len(r.Recipients):
 			return false
 		}
 		for _, a := range r.Recipients {
-			if !slices.Contains(c.Recipients, a) {
+			if !slices.ContainsFunc(c.Recipients, func(b string) bool { return strings.EqualFold(a, b) }) {
 				return false
 			}
 		}
@@ -527,8 +610,20 @@ func matchSends(rows []reconRow, cands []reconCand, skew, window time.Duration) 
 		for i, ri := range groupRows {
 			if inOrder {
 				matches[rows[ri].ID] = cands[groupCands[i]]
+				candLeft[groupCands[i]] = false
 			} else {
 				ambiguous = append(ambiguous, rows[ri].ID)
+			}
+		}
+	}
+	for ri, r := range rows {
+		if _, ok := matches[r.ID]; ok || slices.Contains(ambiguous, r.ID) {
+			continue
+		}
+		for ci, c := range cands {
+			if candLeft[ci] && !c.Named && c.Owner == "" && inWindow(r, c) {
+				ambiguous = append(ambiguous, rows[ri].ID)
+				break
 			}
 		}
 	}

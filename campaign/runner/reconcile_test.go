@@ -16,7 +16,7 @@ func TestMatchSends(t *testing.T) {
 		return reconRow{ID: id, Recipients: rcpts, SendingAt: t0.Add(at)}
 	}
 	cand := func(code string, rcpts []string, at time.Duration) reconCand {
-		return reconCand{Code: code, Date: t0.Add(at), Recipients: rcpts, Exact: true}
+		return reconCand{Code: code, Date: t0.Add(at), Recipients: rcpts, Named: true}
 	}
 	tests := []struct {
 		name          string
@@ -36,9 +36,24 @@ func TestMatchSends(t *testing.T) {
 			[]reconCand{cand("C2", b, 2*s), cand("C1", a, s)}, map[int64]string{1: "C1", 2: "C2"}, nil},
 		{"a superset of the recipients is another send's", []reconRow{row(1, a, 0)},
 			[]reconCand{cand("C1", []string{"a@pec.it", "b@pec.it"}, s)}, map[int64]string{}, nil},
-		{"without the tagged list, naming every recipient is enough", []reconRow{row(1, a, 0)},
-			[]reconCand{{Code: "C1", Date: t0.Add(s), Recipients: []string{"sender@pec.it", "a@pec.it"}}},
-			map[int64]string{1: "C1"}, nil},
+		{"an acceptance that names nobody is nobody's: the row it may be stays ambiguous", []reconRow{row(1, a, 0)},
+			[]reconCand{{Code: "C1", Date: t0.Add(s)}}, map[int64]string{}, []int64{1}},
+		{"an acceptance that names nobody, outside the row's window, says nothing of it", []reconRow{row(1, a, 0)},
+			[]reconCand{{Code: "C1", Date: t0.Add(time.Hour)}}, map[int64]string{}, nil},
+		{"an acceptance that names nobody is the row's when the subject carries the row's reference",
+			[]reconRow{{ID: 1, Key: "K1", Recipients: a, SendingAt: t0, OwnSubject: true}},
+			[]reconCand{{Code: "C1", Date: t0.Add(s)}}, map[int64]string{1: "C1"}, nil},
+		{"an unnamed acceptance blocks the row even when another acceptance names the others",
+			[]reconRow{row(1, a, 0), row(2, b, s)},
+			[]reconCand{cand("C2", b, 2*s), {Code: "C9", Date: t0.Add(2 * s)}}, map[int64]string{2: "C2"}, []int64{1}},
+		{"addresses in the text are not the tagged list", []reconRow{row(1, a, 0)},
+			[]reconCand{{Code: "C1", Date: t0.Add(s)}}, map[int64]string{}, []int64{1}},
+		{"the ledger ties a code to its row alone", []reconRow{{ID: 1, Key: "K1", Recipients: a, SendingAt: t0},
+			{ID: 2, Key: "K2", Recipients: a, SendingAt: t0.Add(s)}},
+			[]reconCand{{Code: "C2", Date: t0.Add(2 * s), Owner: "K2", Recipients: a, Named: true}},
+			map[int64]string{2: "C2"}, nil},
+		{"tagged addresses match in any case", []reconRow{row(1, []string{"A@Pec.it"}, 0)},
+			[]reconCand{cand("C1", a, s)}, map[int64]string{1: "C1"}, nil},
 		{"identical rows, both sent: in order", []reconRow{row(2, a, s), row(1, a, 0)},
 			[]reconCand{cand("C2", a, 2*s), cand("C1", a, s)}, map[int64]string{1: "C1", 2: "C2"}, nil},
 		{"identical rows, one acceptance: ambiguous, none assigned", []reconRow{row(1, a, 0), row(2, a, s)},
@@ -48,7 +63,7 @@ func TestMatchSends(t *testing.T) {
 		{"identical rows far apart in time: each its own", []reconRow{row(1, a, 0), row(2, a, time.Hour)},
 			[]reconCand{cand("C2", a, time.Hour+s)}, map[int64]string{2: "C2"}, nil},
 		{"an undated acceptance fits any time", []reconRow{row(1, a, 0)},
-			[]reconCand{{Code: "C1", Recipients: a, Exact: true}}, map[int64]string{1: "C1"}, nil},
+			[]reconCand{{Code: "C1", Recipients: a, Named: true}}, map[int64]string{1: "C1"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +93,7 @@ func TestMatchSendsNeverTwice(t *testing.T) {
 		}
 		var cands []reconCand
 		for i := 0; i < int(j.float64()*6); i++ {
-			cands = append(cands, reconCand{Code: fmt.Sprintf("C%d", i), Recipients: addrs[int(j.float64()*3)], Exact: true,
+			cands = append(cands, reconCand{Code: fmt.Sprintf("C%d", i), Recipients: addrs[int(j.float64()*3)], Named: true,
 				Date: t0.Add(time.Duration(j.float64()*30) * time.Second)})
 		}
 		got, ambiguous := matchSends(rows, cands, 5*time.Second, time.Minute)

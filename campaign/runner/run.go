@@ -157,6 +157,10 @@ type runEnv struct {
 	pollLim *rate.Limiter
 	// avgMessageKiB is the mean size of a message, from preflight.
 	avgMessageKiB float64
+	// ledgerPath is where the mailbox's claim ledger is, ledger the
+	// ledger once opened (openLedger).
+	ledgerPath string
+	ledger     *journal.Ledger
 }
 
 func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
@@ -169,6 +173,7 @@ func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
 		endpoint:    d.Endpoint,
 		acceptDelay: d.Tuning.AcceptanceDelay,
 		skew:        d.Tuning.ClockSkew,
+		ledgerPath:  d.LedgerPath,
 	}
 	if e.clk == nil {
 		e.clk = SystemClock{}
@@ -337,11 +342,19 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	}
 	defer j.Close()
 	e.j = j
+	if err := e.addReferences(ctx, rows); err != nil {
+		return res, err
+	}
 
 	plan, err := e.openCampaign(ctx, rows, opts)
 	if err != nil {
 		return res, err
 	}
+	closeLedger, err := e.openLedger(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer closeLedger()
 	e.checkQuota(ctx)
 
 	rec := newReconciler(e)

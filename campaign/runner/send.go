@@ -105,6 +105,11 @@ func sendRequest(sender string, m *campaign.Message) *client.SendRequest {
 func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Message) error {
 	e := s.e
 	req := sendRequest(e.c.Sender.Address, m)
+	subject, err := e.subjectToSend(row, m)
+	if err != nil {
+		return err
+	}
+	req.Subject = subject
 	// What is recorded after a request was made must be recorded even if
 	// the run is being interrupted.
 	wctx := context.WithoutCancel(ctx)
@@ -134,6 +139,21 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 		switch {
 		case err == nil:
 			t := e.clk.Now()
+			// The ledger first: a send belongs to one row of one journal,
+			// and a crash between the two leaves the row in sending with
+			// its claim, which reconciliation then gives back to it alone.
+			var ce *journal.ClaimedError
+			if err := e.claim(wctx, row, res.MessageID); errors.As(err, &ce) {
+				if err := e.claimRefused(wctx, row, ce); err != nil {
+					return err
+				}
+				s.tr.unknown(row.ID, sendingAt)
+				s.prog.add(1)
+				return s.failed(ce)
+			} else if err != nil {
+				return fmt.Errorf("run: row %d was sent (message id %s) but the claim ledger could not record it: %w; "+
+					"the row stays in sending and the next run reconciles it", row.RowNumber, res.MessageID, err)
+			}
 			if err := e.j.MarkSubmitted(wctx, row.ID, res.MessageID); err != nil {
 				return fmt.Errorf("run: row %d was sent (message id %s) but the journal could not record it: %w; "+
 					"the row stays in sending and the next run reconciles it", row.RowNumber, res.MessageID, err)

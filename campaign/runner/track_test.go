@@ -126,7 +126,10 @@ func (f *fixture) poll(ctx context.Context, o testRun) (*Result, string, error) 
 	f.t.Helper()
 	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
-	res, err := Poll(ctx, f.campaign(), o.deps(sw, f.rec, time.Second), PollOptions{})
+	if o.LedgerPath == "" {
+		o.LedgerPath = f.ledgerPath()
+	}
+	res, err := Poll(ctx, f.campaign(), o.deps(sw, f.rec, time.Second), PollOptions{Journal: o.Journal})
 	return res, sw.String(), err
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,6 +55,13 @@ func testGlobals(env map[string]string, stdout, stderr io.Writer) *globalOptions
 // and returns its output and exit status, as main would.
 func pecbatchEnv(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	if _, ok := env[ledgerDirVar]; !ok {
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env[ledgerDirVar] = testLedgerDir(t)
+	}
 	var out, errOut bytes.Buffer
 	err := execute(t.Context(), testGlobals(env, &out, &errOut), args)
 	code = reportError(&errOut, err)
@@ -71,6 +80,13 @@ func runPecbatch(t *testing.T, args ...string) (code int, stdout, stderr string)
 	t.Helper()
 	stdout, stderr, code = pecbatchEnv(t, nil, args...)
 	return code, stdout, stderr
+}
+
+// testLedgerDir is the folder of the claim ledgers of a test's pecbatch
+// runs (in process or not), one per test and kept across its runs, so that
+// no test ever writes to the user's own ledger.
+func testLedgerDir(t *testing.T) string {
+	return filepath.Join(binDir, "ledgers", t.Name())
 }
 
 // binDir holds the binary built for this test run; TestMain removes it.
@@ -118,7 +134,7 @@ func TestMain(m *testing.M) {
 func crashRunPecbatch(t *testing.T, bin string, env []string, killAfter time.Duration, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = env
+	cmd.Env = slices.Concat([]string{ledgerDirVar + "=" + testLedgerDir(t)}, env)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
@@ -55,6 +57,10 @@ type localSandbox struct {
 	opts   sandbox.Options
 	srv    *http.Server
 	served chan struct{} // closed when Serve has returned
+	// ledgerDir holds the claim ledger of the sandbox's sends, removed
+	// with the sandbox: its message ids mean nothing to the real service
+	// nor to the sandbox of another process.
+	ledgerDir string
 }
 
 // startLocalSandbox starts the sandbox; log receives its lines (one per
@@ -108,6 +114,14 @@ func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campa
 	if !g.quiet {
 		fmt.Fprintf(g.stderr, "Sandbox: serving the PEC Massiva API at %s inside pecbatch; nothing leaves this machine.\n", s.url)
 	}
+	if s.ledgerDir == "" {
+		dir, err := os.MkdirTemp("", "pecbatch-sandbox-ledger-")
+		if err != nil {
+			return "", fmt.Errorf("sandbox: a folder for its claim ledger: %w", err)
+		}
+		s.ledgerDir = dir
+	}
+	d.LedgerPath = filepath.Join(s.ledgerDir, "ledger.db")
 	d.Tuning = runner.Tuning{
 		AcceptanceDelay: localAcceptDelay + localAcceptDelay/5,
 		Notices:         []time.Duration{localWarnAfter, localExpireAfter},
@@ -121,4 +135,7 @@ func (s *localSandbox) close() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.served
+	if s.ledgerDir != "" {
+		_ = os.RemoveAll(s.ledgerDir)
+	}
 }

@@ -47,7 +47,11 @@ func runPoll(ctx context.Context, g *globalOptions, o *pollOptions) error {
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
-	_, err = runner.Poll(ctx, c, g.runnerDeps(o.report), runner.PollOptions{})
+	d := g.runnerDeps(o.report)
+	if d.LedgerPath, err = g.ledgerPath(c); err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	_, err = runner.Poll(ctx, c, d, runner.PollOptions{})
 	if errors.Is(err, campaign.ErrInterrupted) {
 		// The runner's own wording names run; this was a poll.
 		return fmt.Errorf("poll: %w", campaign.ErrInterrupted)

@@ -92,6 +92,9 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		defer local.close()
 	}
 	d := g.runnerDeps(o.report)
+	if d.LedgerPath, err = g.ledgerPath(c); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	ropts := runner.RunOptions{
 		Limit:                 o.limit,
 		NoWait:                o.noWait,
