@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -93,8 +94,13 @@ func TestTwoJournalsOneMailbox(t *testing.T) {
 				})
 				_, out, err := f.run(t.Context(), testRun{NoWait: true, Journal: failed})
 				f.setWrap(nil)
-				if !errors.Is(err, campaign.ErrRowsUnknown) {
-					t.Fatalf("the failing journal's run: %v, want campaign.ErrRowsUnknown\n%s", err, out)
+				// A proxy's 502 stops the run as an endpoint failure, the row
+				// unknown: it may have been sent.
+				if !errors.Is(err, client.ErrAccount) {
+					t.Fatalf("the failing journal's run: %v, want a stop for client.ErrAccount\n%s", err, out)
+				}
+				if got := rowOf(t, failed, "P001"); got.State != journal.StateUnknown {
+					t.Fatalf("after the 502 the row is %s, want unknown", got.State)
 				}
 			}
 			sendOther := func() {

@@ -39,6 +39,7 @@ func TestUserConfigDir(t *testing.T) {
 // without it the user's configuration folder of the command's environment;
 // without either, a message that says what to set.
 func TestLedgerPathFromEnvironment(t *testing.T) {
+	t.Parallel()
 	c := &campaign.Campaign{Sender: campaign.Sender{Address: "ufficio@pec.example.it"}}
 	name, err := journal.LedgerPathIn("x", c.Sender.Address)
 	if err != nil {
@@ -64,6 +65,7 @@ func TestLedgerPathFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			g := testGlobals(tt.env, nil, nil)
 			got, err := g.ledgerPath(c)
 			switch {
