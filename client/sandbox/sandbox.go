@@ -23,7 +23,7 @@ import (
 	_ "time/tzdata"
 )
 
-// The answers of the contract (../shared/pecmassiva/openapi.pecbatch.json),
+// The answers of the contract (client/testdata/openapi.json),
 // spelling mistakes included.
 const (
 	msgUnauthorized    = "Authorization is not valid or empty"

@@ -19,13 +19,16 @@ var breakTags = map[string]bool{
 // lines removed. It is what the documented CONSEGNA shows as message.
 func htmlText(s string) string {
 	var b strings.Builder
+	// In HTML a line break of the source is a blank like any other: only
+	// the elements break lines.
+	text := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 	for len(s) > 0 {
 		lt := strings.IndexByte(s, '<')
 		if lt < 0 {
-			b.WriteString(s)
+			_, _ = text.WriteString(&b, s)
 			break
 		}
-		b.WriteString(s[:lt])
+		_, _ = text.WriteString(&b, s[:lt])
 		s = s[lt:]
 		if strings.HasPrefix(s, "<!--") {
 			end := strings.Index(s, "-->")
