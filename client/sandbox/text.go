@@ -45,19 +45,14 @@ func htmlText(s string) string {
 			s = s[1:]
 			continue
 		}
-		gt := strings.IndexByte(s, '>')
+		gt := tagEnd(s)
 		if gt < 0 {
 			break
 		}
 		s = s[gt+1:]
 		switch {
 		case !closing && (name == "script" || name == "style"):
-			end := strings.Index(strings.ToLower(s), "</"+name)
-			if end < 0 {
-				s = ""
-				continue
-			}
-			s = s[end:]
+			s = skipTo(s, "</"+name)
 		case breakTags[name]:
 			b.WriteByte('\n')
 		}
@@ -70,6 +65,42 @@ func htmlText(s string) string {
 		}
 	}
 	return strings.Join(kept, "\n")
+}
+
+// skipTo returns s from the first case-insensitive occurrence of the ASCII
+// closing tag on, or "" if there is none. (strings.ToLower would move the
+// index: it changes the length of some non-ASCII letters.)
+func skipTo(s, closing string) string {
+	for i := strings.IndexByte(s, '<'); i >= 0; {
+		if len(s)-i >= len(closing) && strings.EqualFold(s[i:i+len(closing)], closing) {
+			return s[i:]
+		}
+		next := strings.IndexByte(s[i+1:], '<')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return ""
+}
+
+// tagEnd returns the index of the ">" closing the tag s starts with,
+// skipping quoted attribute values, or -1.
+func tagEnd(s string) int {
+	var quote byte
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '>':
+			return i
+		}
+	}
+	return -1
 }
 
 // tagName reads the lower-cased element name of the tag s starts with.
