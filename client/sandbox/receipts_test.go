@@ -245,25 +245,18 @@ func TestDomainTable(t *testing.T) {
 // TestReceiptsGolden pins the full texts of every row's receipts in each
 // style, as GET /send/{code} returns them after 48 h. Rewrite with -update.
 func TestReceiptsGolden(t *testing.T) {
-	var cases []struct {
+	type goldenCase struct {
 		style      sandbox.ReceiptStyle
 		name       string
 		recipients []string
 	}
+	var cases []goldenCase
 	for _, style := range []sandbox.ReceiptStyle{sandbox.StyleDocumented, sandbox.StylePEC} {
 		for _, tc := range domainCases {
-			cases = append(cases, struct {
-				style      sandbox.ReceiptStyle
-				name       string
-				recipients []string
-			}{style, tc.name, tc.recipients})
+			cases = append(cases, goldenCase{style, tc.name, tc.recipients})
 		}
 		for _, d := range []string{sandbox.DomainDuplicate, sandbox.DomainUnsorted, sandbox.DomainForeign} {
-			cases = append(cases, struct {
-				style      sandbox.ReceiptStyle
-				name       string
-				recipients []string
-			}{style, strings.TrimSuffix(d, ".sandbox.test"), []string{"a@pec.example.it", "x@" + d}})
+			cases = append(cases, goldenCase{style, strings.TrimSuffix(d, ".sandbox.test"), []string{"a@pec.example.it", "x@" + d}})
 		}
 	}
 	for _, tc := range cases {
