@@ -4,7 +4,20 @@ BIN       ?= bin/pecbatch
 FUZZTIME  ?= 20s
 DEMO      ?= examples/solleciti/campaign.yaml
 
-.PHONY: build test vet bench fuzz demo soak clean
+# Releases: `make dist` writes one archive per platform into $(DIST).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+DIST      ?= dist
+PLATFORMS := linux/amd64 linux/arm64 windows/amd64 darwin/arm64
+# main.version takes effect once cmd/pecbatch declares `var version string`;
+# until then the linker ignores it and `pecbatch version` reads the build info.
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+# Every entry of an archive gets the time of the last commit, so the same
+# commit gives the same archives.
+STAMP     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+# os-arch names: dist-linux-amd64, cross-windows-amd64, ...
+TARGETS   := $(subst /,-,$(PLATFORMS))
+
+.PHONY: build test test-deps vet lint bench fuzz demo soak dist cross clean FORCE
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pecbatch
@@ -12,7 +25,15 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet
+# Placeholder: golangci-lint comes with its configuration; vet until then.
+lint: vet
+
+# What the tests need beyond Go (chromium, python3 or sqlite3): installed with
+# apt-get when run as root, else the command to run is printed.
+test-deps:
+	bash scripts/test-deps.sh
+
+test: test-deps vet
 	$(GO) test -race -count=1 ./...
 
 # Benchmarks: Go benchmarks of the hot paths, then whole-process figures
@@ -33,5 +54,32 @@ fuzz:
 demo:
 	$(GO) run ./cmd/pecbatch run $(DEMO) --sandbox --yes
 
+# Static binaries for every platform: CGO_ENABLED=0 (the SQLite driver is pure
+# Go), -trimpath so no path of the build machine is inside. `make -k dist`
+# goes on past a platform that fails. In the recipes below $* is os-arch.
+p_os    = $(word 1,$(subst -, ,$*))
+p_arch  = $(word 2,$(subst -, ,$*))
+p_exe   = $(if $(filter windows,$(p_os)),.exe)
+p_ext   = $(if $(filter windows,$(p_os)),zip,tar.gz)
+p_name  = pecbatch_$(VERSION)_$(p_os)_$(p_arch)
+p_stage = $(DIST)/.build/$(p_name)
+
+dist: $(addprefix dist-,$(TARGETS))
+
+dist-%: FORCE
+	rm -rf $(p_stage) && mkdir -p $(p_stage)
+	CGO_ENABLED=0 GOOS=$(p_os) GOARCH=$(p_arch) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(p_stage)/pecbatch$(p_exe) ./cmd/pecbatch
+	$(GO) run ./scripts/mkarchive -o $(DIST)/$(p_name).$(p_ext) -prefix $(p_name) $(if $(STAMP),-time $(STAMP)) \
+		$(p_stage)/pecbatch$(p_exe) README.md docs/install.md=INSTALL.md
+	rm -rf $(p_stage)
+
+# The same builds without archives, written nowhere: does every platform compile?
+cross: $(addprefix cross-,$(TARGETS))
+
+cross-%: FORCE
+	CGO_ENABLED=0 GOOS=$(p_os) GOARCH=$(p_arch) $(GO) build -trimpath -o /dev/null ./cmd/pecbatch
+
+FORCE:
+
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)

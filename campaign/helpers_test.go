@@ -1,67 +1,25 @@
 package campaign
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // update makes the golden-file tests of the package rewrite their files:
 // go test ./campaign/ -update.
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// checkGoldenFile compares got with testdata/path, or rewrites it under
-// -update.
-func checkGoldenFile(t *testing.T, path string, got []byte) {
-	t.Helper()
-	path = filepath.Join("testdata", path)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update if the change is intended)\n%s", path, firstDiff(got, want))
-	}
-}
-
-// firstDiff shows where two outputs part, line by line.
-func firstDiff(got, want []byte) string {
-	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("line %d:\n got: %q\nwant: %q", i+1, gl, wl)
-		}
-	}
-	return "(same lines, different bytes)"
-}
-
 // goldenCampaign checks got against testdata/campaign/name.
 func goldenCampaign(t *testing.T, name string, got []byte) {
 	t.Helper()
-	checkGoldenFile(t, filepath.Join("campaign", name), got)
+	testutil.Golden(t, filepath.Join("testdata", "campaign", name), got, *update)
 }
 
 // minimalPDF is a small but complete PDF document.
@@ -162,7 +120,7 @@ func validationProblems(t testing.TB, err error) []Problem {
 // validate runs ValidateFile offline with the test environment.
 func validate(t testing.TB, path string, opts PreflightOptions) *PreflightReport {
 	t.Helper()
-	rep, err := ValidateFile(context.Background(), path, LoadOptions{LookupEnv: lookupFrom(testEnv()), Offline: true}, opts)
+	rep, err := ValidateFile(t.Context(), path, LoadOptions{LookupEnv: lookupFrom(testEnv()), Offline: true}, opts)
 	if err != nil {
 		t.Fatalf("ValidateFile: %v", err)
 	}

@@ -218,11 +218,16 @@ func (r *renderer) data(values []string) template.Data {
 	return r.row
 }
 
+// textLimit bounds the short text templates (subject, recipients, key,
+// attachment file and name): none is near 64 KB, and at message.max_size a
+// loop of one-byte writes would run 30 million times per row before stopping.
+const textLimit = 64_000
+
 // text renders a short text template into the scratch buffer and returns
 // the result.
 func (r *renderer) text(t *template.Text, d template.Data) (string, error) {
 	r.scratch.Reset()
-	if err := t.Execute(&r.scratch, d); err != nil {
+	if err := t.Execute(&r.scratch, d, textLimit); err != nil {
 		return "", err
 	}
 	return r.scratch.String(), nil
@@ -236,6 +241,16 @@ func (o *rowOutcome) problem(file string, field, format string, args ...any) {
 
 // templateProblem records a template execution error of the row.
 func (r *renderer) templateProblem(o *rowOutcome, part, where string, err error) {
+	var le *template.LimitError
+	switch {
+	case errors.As(err, &le) && le.Limit == textLimit:
+		o.problem(r.csvName, part, "%s renders more than %s for this row, far more than it can need: check its loops", where, FormatSize(le.Limit))
+		return
+	case errors.As(err, &le):
+		o.problem(r.csvName, part, "the message is larger than %s (message.max_size): %s renders more than that for this row; check its loops, or raise max_size (at most 100MB, the Flat plan)",
+			FormatSize(le.Limit), where)
+		return
+	}
 	var te *template.Error
 	if !errors.As(err, &te) {
 		o.problem(r.csvName, part, "%v (%s)", err, where)
@@ -330,8 +345,11 @@ func (r *renderer) render(seq int, rec Record) *rowOutcome {
 	r.body.Reset()
 	bodyOK := false
 	if c.body != nil && r.enabled(c.body) {
-		if err := c.body.Execute(&r.body, d); err != nil {
+		if err := c.body.Execute(&r.body, d, c.Message.MaxSize); err != nil {
 			r.templateProblem(o, "body", c.bodyName, err)
+			if errors.Is(err, template.ErrTooLarge) {
+				r.body.Reset() // already reported: not again by the size check below
+			}
 		} else if len(bytes.TrimSpace(r.body.Bytes())) == 0 {
 			o.problem(r.csvName, "body", "the body is empty for this row (%s)", c.bodyName)
 		} else {
@@ -442,12 +460,12 @@ func (r *renderer) attachment(o *rowOutcome, spec *attachmentSpec, d template.Da
 		var err error
 		if spec.html != nil {
 			if r.enabled(spec.html) {
-				err = spec.html.Execute(&r.scratch, d)
+				err = spec.html.Execute(&r.scratch, d, limit)
 			} else {
 				return info, digest, nil, false
 			}
 		} else if r.enabled(spec.text) {
-			err = spec.text.Execute(&r.scratch, d)
+			err = spec.text.Execute(&r.scratch, d, limit)
 		} else {
 			return info, digest, nil, false
 		}

@@ -1,7 +1,6 @@
 package campaign
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -69,7 +68,7 @@ func TestContentHashDefinition(t *testing.T) {
 func collectRows(t *testing.T, c *Campaign, workers int) (*PreflightReport, []*RowResult) {
 	t.Helper()
 	var rows []*RowResult
-	rep, err := c.Preflight(context.Background(), PreflightOptions{Workers: workers, OnRow: func(r *RowResult) error {
+	rep, err := c.Preflight(t.Context(), PreflightOptions{Workers: workers, OnRow: func(r *RowResult) error {
 		rows = append(rows, r)
 		return nil
 	}})
@@ -106,7 +105,7 @@ func TestPreflightAndMessagesAgree(t *testing.T) {
 	var msgs []*Message
 	for pass := range 2 {
 		i := 0
-		for m, err := range c.Messages(context.Background(), nil) {
+		for m, err := range c.Messages(t.Context(), nil) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,11 +166,11 @@ func TestPreflightAndMessagesAgree(t *testing.T) {
 	if txt := string(m2.Attachments[1].Content); !strings.Contains(txt, "<script>alert(1)</script> Rossi & Figli") {
 		t.Errorf("a text attachment is plain text, unescaped: %s", txt)
 	}
-	one, err := c.RenderRow(context.Background(), 2)
+	one, err := c.RenderRow(t.Context(), 2)
 	if err != nil || one.SHA256 != m2.SHA256 {
 		t.Fatalf("RenderRow(2) = %v, %v", one, err)
 	}
-	if _, err := c.RenderRow(context.Background(), 3); err == nil {
+	if _, err := c.RenderRow(t.Context(), 3); err == nil {
 		t.Fatal("RenderRow(3) of a 2-row campaign succeeded")
 	}
 }
@@ -181,7 +180,7 @@ func TestMessagesReportRowErrors(t *testing.T) {
 	files["destinatari.csv"] = "pec;nome;numero\nmario.rossi@pec.it;Mario;1\nnon-valido;Giulia;2\nluca@pec.it;Luca;1\n"
 	c := mustLoad(t, writeCampaign(t, baseCampaign, files))
 	var got []string
-	for m, err := range c.Messages(context.Background(), nil) {
+	for m, err := range c.Messages(t.Context(), nil) {
 		var re *RowError
 		switch {
 		case errors.As(err, &re):

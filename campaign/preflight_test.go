@@ -169,7 +169,7 @@ func TestPreflightDuplicates(t *testing.T) {
 			}
 			// Messages follows the same policy.
 			var msgKeys []string
-			for m, err := range c.Messages(context.Background(), nil) {
+			for m, err := range c.Messages(t.Context(), nil) {
 				if err == nil {
 					msgKeys = append(msgKeys, m.Key)
 				}
@@ -178,7 +178,7 @@ func TestPreflightDuplicates(t *testing.T) {
 				t.Errorf("Messages yields %v, want %s", msgKeys, tt.keys)
 			}
 			// Selecting only the later duplicate still knows the earlier one.
-			for m, err := range c.Messages(context.Background(), func(row int) bool { return row == 4 }) {
+			for m, err := range c.Messages(t.Context(), func(row int) bool { return row == 4 }) {
 				if tt.policy == "error" && (err == nil || !strings.Contains(err.Error(), "row 1 (line 2)")) {
 					t.Errorf("row 4 alone: %v, %v; want the duplicate error", m, err)
 				}
@@ -255,14 +255,14 @@ func TestPreflightLimitsTheListing(t *testing.T) {
 
 func TestPreflightStops(t *testing.T) {
 	c := mustLoad(t, bigCampaign(t, 300))
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := c.Preflight(ctx, PreflightOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled preflight: %v", err)
 	}
 	stop := errors.New("journal full")
 	calls := 0
-	_, err := c.Preflight(context.Background(), PreflightOptions{Workers: 2, OnRow: func(*RowResult) error {
+	_, err := c.Preflight(t.Context(), PreflightOptions{Workers: 2, OnRow: func(*RowResult) error {
 		calls++
 		if calls == 3 {
 			return stop

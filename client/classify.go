@@ -23,7 +23,8 @@ const (
 	// provider; final failure.
 	KindNonAcceptance Kind = "non-acceptance"
 	// KindVirus (AVVISO DI NON ACCETTAZIONE PER VIRUS, AVVISO DI MANCATA CONSEGNA PER VIRUS, PROBLEMA DI
-	// SICUREZZA): final failure because of a virus; for the whole message when Addressee is empty.
+	// SICUREZZA): final failure because of a virus; for the whole message when WholeMessage is set (a
+	// non-acceptance), else for the recipient it names.
 	KindVirus Kind = "virus"
 	// KindTimeoutWarning (AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO, PREAVVISO DI MANCATA CONSEGNA,
 	// error text not 5.4.1): no delivery yet after about 12 h; still pending, a delivery can follow. A
@@ -70,19 +71,32 @@ type Classification struct {
 	Kind Kind
 	// Subject is the original subject: the receipt's subject without its prefix and trailing code.
 	Subject string
-	// Code is the code the API appended to the subject, empty if none.
+	// Code is the code the API appended to the subject (" " + message_id), empty if none. When it is not
+	// empty, ReceiptBelongsTo(subject, Code) is true.
 	Code string
-	// Addressee is the recipient the receipt concerns, lower-case, as named in the body; empty if the
-	// body names none.
+	// Addressee is the recipient the receipt concerns, lower-case, as named by the addressee sentence of a
+	// provider's receipt text ("Ricevuta di avvenuta consegna del messaggio indirizzato a <address>",
+	// `e destinato all'utente "<address>"`); empty when the body is not such a text (the API may hand out
+	// the original mail instead, which may mention any address) or when the receipt concerns the whole
+	// message. Use AddresseeAmong to tell which of a row's recipients a receipt is about.
 	Addressee string
-	// ErrorText is the error line of a failure notice, e.g. "5.1.1 - sandbox - indirizzo non valido".
+	// ErrorText is the error line of a failure or time-limit notice, e.g. "5.1.1 - sandbox - indirizzo non
+	// valido"; empty for other kinds.
 	ErrorText string
+	// ReceiptText says the body is a provider's receipt text of the receipt's kind (it starts with the fixed
+	// heading of that kind, such as "Ricevuta di avvenuta consegna"), not text that may be the original mail.
+	ReceiptText bool
+	// WholeMessage says the receipt concerns the whole message rather than one recipient: an acceptance, a
+	// non-acceptance, a non-acceptance for a virus.
+	WholeMessage bool
 }
 
 // prefixRule maps a subject prefix (without the space after its colon) to a kind.
 type prefixRule struct {
 	prefix string
 	kind   Kind
+	// whole says the receipt concerns the whole message.
+	whole bool
 }
 
 // timeoutKind stands for the timeout notice until its error text decides warning or expiry.
@@ -91,21 +105,21 @@ const timeoutKind Kind = "timeout"
 // prefixRules is tried in order: longest prefix first, so that no rule is shadowed by a shorter one
 // (TestPrefixRulesOrder enforces it).
 var prefixRules = [...]prefixRule{
-	{"AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO:", timeoutKind},
-	{"AVVISO DI NON ACCETTAZIONE PER VIRUS:", KindVirus},
-	{"AVVISO DI MANCATA CONSEGNA PER VIRUS:", KindVirus},
-	{"PREAVVISO DI MANCATA CONSEGNA:", timeoutKind},
-	{"AVVISO DI MANCATA CONSEGNA:", KindNonDelivery},
-	{"AVVISO DI NON ACCETTAZIONE:", KindNonAcceptance},
-	{"PROBLEMA DI SICUREZZA:", KindVirus},
-	{"ANOMALIA MESSAGGIO:", KindAnomaly},
-	{"AVVENUTA CONSEGNA:", KindDelivery},
-	{"POSTA CERTIFICATA:", KindTransport},
-	{"MANCATA CONSEGNA:", KindNonDelivery},
-	{"ERRORE CONSEGNA:", KindNonDelivery},
-	{"PRESA IN CARICO:", KindTakenInCharge},
-	{"ACCETTAZIONE:", KindAcceptance},
-	{"CONSEGNA:", KindDelivery},
+	{"AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO:", timeoutKind, false},
+	{"AVVISO DI NON ACCETTAZIONE PER VIRUS:", KindVirus, true},
+	{"AVVISO DI MANCATA CONSEGNA PER VIRUS:", KindVirus, false},
+	{"PREAVVISO DI MANCATA CONSEGNA:", timeoutKind, false},
+	{"AVVISO DI MANCATA CONSEGNA:", KindNonDelivery, false},
+	{"AVVISO DI NON ACCETTAZIONE:", KindNonAcceptance, true},
+	{"PROBLEMA DI SICUREZZA:", KindVirus, false},
+	{"ANOMALIA MESSAGGIO:", KindAnomaly, false},
+	{"AVVENUTA CONSEGNA:", KindDelivery, false},
+	{"POSTA CERTIFICATA:", KindTransport, false},
+	{"MANCATA CONSEGNA:", KindNonDelivery, false},
+	{"ERRORE CONSEGNA:", KindNonDelivery, false},
+	{"PRESA IN CARICO:", KindTakenInCharge, false},
+	{"ACCETTAZIONE:", KindAcceptance, true},
+	{"CONSEGNA:", KindDelivery, false},
 }
 
 // expiredErrorCode starts the error text of a timeout notice that is final.
@@ -114,13 +128,15 @@ const expiredErrorCode = "5.4.1"
 // Classify maps a receipt's subject and body to its kind, and reads the original subject, the appended code,
 // the recipient concerned and the error text. It matches prefixes of the subject only (case-insensitive,
 // longest first), never words inside it, and reads the body through ASCII anchors only, so accented
-// letters lost to U+FFFD do not matter.
+// letters lost to U+FFFD do not matter. It takes an addressee only from the addressee sentence of a
+// provider's receipt text of the same kind (see Classification.Addressee), never from an address that
+// merely appears in a body: the API may give the original mail as a receipt's text.
 func Classify(subject, body string) Classification {
 	c := Classification{Kind: KindUnknown}
 	rest := strings.TrimLeft(subject, " \t\r\n")
 	for _, r := range prefixRules {
 		if len(rest) >= len(r.prefix) && strings.EqualFold(rest[:len(r.prefix)], r.prefix) {
-			c.Kind = r.kind
+			c.Kind, c.WholeMessage = r.kind, r.whole
 			rest = rest[len(r.prefix):]
 			break
 		}
@@ -128,30 +144,55 @@ func Classify(subject, body string) Classification {
 	if c.Kind == KindUnknown {
 		rest = subject
 	}
-	c.Subject, c.Code = splitCode(strings.TrimSpace(rest))
+	c.Subject, c.Code = splitCode(rest)
 
 	text := html.UnescapeString(body)
 	lower := asciiLower(text)
-	c.Addressee = addressee(text, lower)
-	c.ErrorText = errorText(text, lower)
+	if c.Kind.mayFail() {
+		c.ErrorText = errorText(text, lower)
+	}
 	if c.Kind == timeoutKind {
 		c.Kind = KindTimeoutWarning
 		if strings.HasPrefix(c.ErrorText, expiredErrorCode) {
 			c.Kind = KindTimeoutExpired
 		}
 	}
+	c.ReceiptText, c.Addressee = readReceiptText(c, text)
 	return c
 }
 
-// splitCode splits the code the API appends (" " + message_id) off a subject. A code is the last word when
-// it is all digits and at least minCodeDigits long; real codes are about 16 digits.
-func splitCode(s string) (subject, code string) {
-	i := strings.LastIndexAny(s, " \t")
-	last := s[i+1:]
-	if !isDigits(last) || len(last) < minCodeDigits || len(last) > maxCodeLen {
-		return s, ""
+// mayFail reports whether a receipt of kind k can carry an error line: a failure or a time-limit notice.
+// Other receipts (a delivery, an acceptance) may carry the original mail, whose words are not an error.
+func (k Kind) mayFail() bool {
+	return k == timeoutKind || k.Failed()
+}
+
+// ReceiptBelongsTo reports whether a receipt with the given subject is about the send with the given code:
+// the API appends " " + message_id to the subject of every receipt, so the subject, without trailing
+// white space, must end in exactly " " + code. A subject ending in a longer code that merely starts with
+// code ("<code>7") belongs to another send. An empty code, or one with white space in it, belongs to nothing.
+func ReceiptBelongsTo(subject, code string) bool {
+	if code == "" || strings.IndexFunc(code, unicode.IsSpace) >= 0 {
+		return false
 	}
-	return strings.TrimRight(s[:max(i, 0)], " \t"), last
+	return strings.HasSuffix(strings.TrimRightFunc(subject, unicode.IsSpace), " "+code)
+}
+
+// splitCode splits the code the API appends (" " + message_id) off a subject, trimming white space around
+// both. A code is the last word, after a space, when it is all digits and at least minCodeDigits long;
+// real codes are about 16 digits. It agrees with ReceiptBelongsTo: a code is split off only where the
+// subject ends in " " + code.
+func splitCode(s string) (subject, code string) {
+	t := strings.TrimRightFunc(s, unicode.IsSpace)
+	i := strings.LastIndexByte(t, ' ')
+	if i < 0 {
+		return strings.TrimSpace(s), ""
+	}
+	last := t[i+1:]
+	if !isDigits(last) || len(last) < minCodeDigits || len(last) > maxCodeLen {
+		return strings.TrimSpace(s), ""
+	}
+	return strings.TrimSpace(t[:i]), last
 }
 
 // minCodeDigits is the shortest trailing number taken as an appended code, so that a subject ending with
@@ -181,50 +222,31 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// Anchors of the receipt texts (receipts.md). Non-delivery and timeout notices name the recipient as
-// `destinato all'utente "<address>"`; delivery and acceptance receipts as "indirizzato a <address>". The
-// apostrophe is not part of the anchor: it may come typographic or lost.
-const (
-	anchorDestinato   = "destinato all"
-	anchorUtente      = "utente"
-	anchorIndirizzato = "indirizzato a "
-
-	// The error line follows "è stato rilevato il seguente errore:" in a
-	// non-delivery, "a causa del seguente errore:" in a non-acceptance.
-	anchorErrore = "seguente errore"
-)
-
-// addressee returns the recipient named in a receipt body, lower-case, or "".
-func addressee(text, lower string) string {
-	if i := strings.Index(lower, anchorDestinato); i >= 0 {
-		after := i + len(anchorDestinato)
-		// "all'utente": allow up to 4 bytes for the apostrophe, whatever form it took (U+2019 and U+FFFD take 3).
-		if j := strings.Index(lower[after:min(after+4+len(anchorUtente), len(lower))], anchorUtente); j >= 0 {
-			if a := addressAt(text[after+j+len(anchorUtente):]); a != "" {
-				return a
-			}
-		}
-	}
-	if i := strings.Index(lower, anchorIndirizzato); i >= 0 {
-		return addressAt(text[i+len(anchorIndirizzato):])
-	}
-	return ""
-}
+// anchorErrore is followed by the error line: "è stato rilevato il seguente errore:" in a non-delivery, "a
+// causa del seguente errore:" in a non-acceptance.
+const anchorErrore = "seguente errore"
 
 // addressAt reads the e-mail address at the start of s, skipping spaces, quotes (typographic ones too) and
 // an opening angle bracket; it returns "" when what is there is not an address.
 func addressAt(s string) string {
-	s = strings.TrimLeftFunc(s, isAddressDelimiter)
-	end := strings.IndexFunc(s, isAddressDelimiter)
-	if end < 0 {
-		end = len(s)
+	a, _ := addressSpan(s)
+	return a
+}
+
+// addressSpan is addressAt that also returns the offset in s just past the word it read.
+func addressSpan(s string) (addr string, end int) {
+	start := len(s) - len(strings.TrimLeftFunc(s, isAddressDelimiter))
+	n := strings.IndexFunc(s[start:], isAddressDelimiter)
+	if n < 0 {
+		n = len(s) - start
 	}
-	a := strings.TrimRight(s[:end], ".")
+	end = start + n
+	a := strings.TrimRight(s[start:end], ".")
 	at := strings.IndexByte(a, '@')
 	if at <= 0 || at == len(a)-1 || strings.Count(a, "@") != 1 {
-		return ""
+		return "", end
 	}
-	return strings.ToLower(a)
+	return strings.ToLower(a), end
 }
 
 // isAddressDelimiter reports whether r cannot be part of an address as receipts write it.

@@ -17,22 +17,23 @@ func TestClassifyPrefixes(t *testing.T) {
 	tests := []struct {
 		prefix string
 		want   Kind
+		whole  bool
 	}{
-		{"ACCETTAZIONE: ", KindAcceptance},
-		{"CONSEGNA: ", KindDelivery},
-		{"AVVENUTA CONSEGNA: ", KindDelivery},
-		{"AVVISO DI MANCATA CONSEGNA: ", KindNonDelivery},
-		{"MANCATA CONSEGNA: ", KindNonDelivery},
-		{"ERRORE CONSEGNA: ", KindNonDelivery},
-		{"AVVISO DI NON ACCETTAZIONE: ", KindNonAcceptance},
-		{"AVVISO DI NON ACCETTAZIONE PER VIRUS: ", KindVirus},
-		{"AVVISO DI MANCATA CONSEGNA PER VIRUS: ", KindVirus},
-		{"PROBLEMA DI SICUREZZA: ", KindVirus},
-		{"AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ", KindTimeoutWarning},
-		{"PREAVVISO DI MANCATA CONSEGNA: ", KindTimeoutWarning},
-		{"PRESA IN CARICO: ", KindTakenInCharge},
-		{"POSTA CERTIFICATA: ", KindTransport},
-		{"ANOMALIA MESSAGGIO: ", KindAnomaly},
+		{"ACCETTAZIONE: ", KindAcceptance, true},
+		{"CONSEGNA: ", KindDelivery, false},
+		{"AVVENUTA CONSEGNA: ", KindDelivery, false},
+		{"AVVISO DI MANCATA CONSEGNA: ", KindNonDelivery, false},
+		{"MANCATA CONSEGNA: ", KindNonDelivery, false},
+		{"ERRORE CONSEGNA: ", KindNonDelivery, false},
+		{"AVVISO DI NON ACCETTAZIONE: ", KindNonAcceptance, true},
+		{"AVVISO DI NON ACCETTAZIONE PER VIRUS: ", KindVirus, true},
+		{"AVVISO DI MANCATA CONSEGNA PER VIRUS: ", KindVirus, false},
+		{"PROBLEMA DI SICUREZZA: ", KindVirus, false},
+		{"AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: ", KindTimeoutWarning, false},
+		{"PREAVVISO DI MANCATA CONSEGNA: ", KindTimeoutWarning, false},
+		{"PRESA IN CARICO: ", KindTakenInCharge, false},
+		{"POSTA CERTIFICATA: ", KindTransport, false},
+		{"ANOMALIA MESSAGGIO: ", KindAnomaly, false},
 	}
 	variants := map[string]func(string) string{
 		"as is":            func(p string) string { return p },
@@ -46,7 +47,7 @@ func TestClassifyPrefixes(t *testing.T) {
 		for vname, v := range variants {
 			t.Run(tt.prefix+"/"+vname, func(t *testing.T) {
 				got := Classify(v(tt.prefix)+orig+" "+code, "")
-				want := Classification{Kind: tt.want, Subject: orig, Code: code}
+				want := Classification{Kind: tt.want, Subject: orig, Code: code, WholeMessage: tt.whole}
 				if got != want {
 					t.Errorf("got %+v, want %+v", got, want)
 				}
@@ -64,11 +65,11 @@ func TestClassifySubjects(t *testing.T) {
 		{"AVVISO DI MANCATA CONSEGNA is never a delivery", "AVVISO DI MANCATA CONSEGNA: Fattura 2020082610003492",
 			Classification{Kind: KindNonDelivery, Subject: "Fattura", Code: "2020082610003492"}},
 		{"a subject containing CONSEGNA: later", "ACCETTAZIONE: Re: CONSEGNA: documenti 2020082610003492",
-			Classification{Kind: KindAcceptance, Subject: "Re: CONSEGNA: documenti", Code: "2020082610003492"}},
+			Classification{Kind: KindAcceptance, Subject: "Re: CONSEGNA: documenti", Code: "2020082610003492", WholeMessage: true}},
 		{"CONSEGNA: inside an unknown subject", "Promemoria CONSEGNA: domani 2020082610003492",
 			Classification{Kind: KindUnknown, Subject: "Promemoria CONSEGNA: domani", Code: "2020082610003492"}},
 		{"AVVISO DI MANCATA CONSEGNA inside an acceptance", "ACCETTAZIONE: AVVISO DI MANCATA CONSEGNA: test 202009211526363",
-			Classification{Kind: KindAcceptance, Subject: "AVVISO DI MANCATA CONSEGNA: test", Code: "202009211526363"}},
+			Classification{Kind: KindAcceptance, Subject: "AVVISO DI MANCATA CONSEGNA: test", Code: "202009211526363", WholeMessage: true}},
 		{"prefix without a colon is unknown", "CONSEGNA Fattura 2020082610003492",
 			Classification{Kind: KindUnknown, Subject: "CONSEGNA Fattura", Code: "2020082610003492"}},
 		{"CONSEGNATO is not CONSEGNA:", "CONSEGNATO: Fattura",
@@ -80,7 +81,13 @@ func TestClassifySubjects(t *testing.T) {
 		{"a long number in the subject and the code", "CONSEGNA: Pratica 20240001234 2020082610003492",
 			Classification{Kind: KindDelivery, Subject: "Pratica 20240001234", Code: "2020082610003492"}},
 		{"empty original subject", "ACCETTAZIONE: 2020082610003492",
-			Classification{Kind: KindAcceptance, Code: "2020082610003492"}},
+			Classification{Kind: KindAcceptance, Code: "2020082610003492", WholeMessage: true}},
+		{"no space before the code is no code", "CONSEGNA: Fattura-2020082610003492",
+			Classification{Kind: KindDelivery, Subject: "Fattura-2020082610003492"}},
+		{"a tab before the code is no code", "CONSEGNA: Fattura\t2020082610003492",
+			Classification{Kind: KindDelivery, Subject: "Fattura\t2020082610003492"}},
+		{"code right after the colon is no code", "CONSEGNA:2020082610003492",
+			Classification{Kind: KindDelivery, Subject: "2020082610003492"}},
 		{"prefix only", "CONSEGNA:",
 			Classification{Kind: KindDelivery}},
 		{"empty", "", Classification{Kind: KindUnknown}},
@@ -99,57 +106,101 @@ func TestClassifySubjects(t *testing.T) {
 }
 
 func TestClassifyBodies(t *testing.T) {
+	const (
+		nonDelivery = "Avviso di mancata consegna del messaggio\n\n"
+		delivery    = "Ricevuta di avvenuta consegna del messaggio indirizzato a "
+	)
 	tests := []struct {
 		name          string
 		subject, body string
 		wantKind      Kind
 		wantAddressee string
 		wantError     string
+		wantText      bool
 	}{
 		{"non-delivery", "AVVISO DI MANCATA CONSEGNA: x 2020082610003492",
-			"e destinato all'utente \"Nessuno@Invalid.sandbox.test\"\n\ufffd stato rilevato il seguente errore:\n5.1.1 - sandbox - indirizzo non valido\nIl messaggio \ufffd stato rifiutato dal sistema.",
-			KindNonDelivery, "nessuno@invalid.sandbox.test", "5.1.1 - sandbox - indirizzo non valido"},
+			nonDelivery + "e destinato all'utente \"Nessuno@Invalid.sandbox.test\"\n\ufffd stato rilevato il seguente errore:\n5.1.1 - sandbox - indirizzo non valido\nIl messaggio \ufffd stato rifiutato dal sistema.",
+			KindNonDelivery, "nessuno@invalid.sandbox.test", "5.1.1 - sandbox - indirizzo non valido", true},
+		{"non-delivery sentence without the notice's heading names nobody", "AVVISO DI MANCATA CONSEGNA: x",
+			"e destinato all'utente \"a@b.it\"\nrilevato il seguente errore:\n5.1.1 - p", KindNonDelivery, "", "5.1.1 - p", false},
 		{"error text on the anchor's line", "AVVISO DI MANCATA CONSEGNA: x",
-			"destinato all'utente a@b.it è stato rilevato il seguente errore: 5.2.2 - p - casella piena\r\nfine",
-			KindNonDelivery, "a@b.it", "5.2.2 - p - casella piena"},
+			nonDelivery + "destinato all'utente a@b.it è stato rilevato il seguente errore: 5.2.2 - p - casella piena\r\nfine",
+			KindNonDelivery, "a@b.it", "5.2.2 - p - casella piena", true},
 		{"typographic apostrophe and quotes", "AVVISO DI MANCATA CONSEGNA: x",
-			"e destinato all\u2019utente \u201cA@B.it\u201d", KindNonDelivery, "a@b.it", ""},
+			nonDelivery + "e destinato all\u2019utente \u201cA@B.it\u201d", KindNonDelivery, "a@b.it", "", true},
 		{"lost apostrophe", "AVVISO DI MANCATA CONSEGNA: x",
-			"e destinato all\ufffdutente <a@b.it>", KindNonDelivery, "a@b.it", ""},
-		{"delivery", "CONSEGNA: x", "Ricevuta di avvenuta consegna del messaggio indirizzato a Mario@PEC.it (\"posta certificata\")",
-			KindDelivery, "mario@pec.it", ""},
-		{"acceptance names the first recipient", "ACCETTAZIONE: x",
+			nonDelivery + "e destinato all\ufffdutente <a@b.it>", KindNonDelivery, "a@b.it", "", true},
+		{"heading in capitals, after blank lines", "AVVISO DI MANCATA CONSEGNA: x",
+			"\r\n\n  AVVISO DI MANCATA CONSEGNA\ne destinato all'utente \"a@b.it\"", KindNonDelivery, "a@b.it", "", true},
+		{"delivery, first line", "CONSEGNA: x", delivery + "Mario@PEC.it (\"posta certificata\")",
+			KindDelivery, "mario@pec.it", "", true},
+		{"delivery, both sentences agree", "CONSEGNA: x",
+			delivery + "a@b.it (\"posta certificata\")\n\nIl giorno ... il messaggio \"x\" proveniente da \"u@c.it\"\ned indirizzato a \"A@B.it\"\n\ufffd stato consegnato",
+			KindDelivery, "a@b.it", "", true},
+		{"delivery, the sentences disagree", "CONSEGNA: x",
+			delivery + "a@b.it\n\nIl messaggio ed indirizzato a \"c@d.it\" \ufffd stato consegnato", KindDelivery, "", "", true},
+		{"delivery, sentence form only", "CONSEGNA: Avviso 2020082610003492",
+			"Ricevuta di avvenuta consegna\nIl giorno 26/08/2020 il messaggio\n\"Avviso\" proveniente da \"u@c.it\"\ned \u00e8 indirizzato a \"a@b.it\"\n\u00e8 stato consegnato nella casella di destinazione.",
+			KindDelivery, "a@b.it", "", true},
+		{"delivery, sentence with the accent lost", "CONSEGNA: x",
+			"Ricevuta di avvenuta consegna\nIl messaggio ed \ufffd indirizzato a: a@b.it\n\ufffd stato consegnato", KindDelivery, "a@b.it", "", true},
+		{"delivery naming a list names nobody", "CONSEGNA: x",
+			delivery + "a@b.it (\"posta certificata\"), c@d.it (\"posta certificata\")", KindDelivery, "", "", true},
+		{"the subject quoted in the receipt is not an anchor", "CONSEGNA: Atto indirizzato a legale@x.it 2020082610003492",
+			"Ricevuta di avvenuta consegna\nIl messaggio \"Atto indirizzato a legale@x.it\" proveniente da \"u@c.it\"\ned indirizzato a \"a@b.it\"",
+			KindDelivery, "a@b.it", "", true},
+		{"the subject quoted in the receipt is blanked out", "CONSEGNA: Pratica ed indirizzato a c@d.it 2020082610003492",
+			"Ricevuta di avvenuta consegna\nIl messaggio \u201cPratica ed indirizzato a c@d.it\u201d proveniente da \"u@c.it\"\ned indirizzato a \"a@b.it\"",
+			KindDelivery, "a@b.it", "", true},
+		{"the subject quoted in a non-delivery is blanked out", "AVVISO DI MANCATA CONSEGNA: Avviso e destinato all'utente c@d.it",
+			nonDelivery + "nel messaggio \"Avviso e destinato all'utente c@d.it\" proveniente da \"u@c.it\"\ne destinato all'utente \"a@b.it\"",
+			KindNonDelivery, "a@b.it", "", true},
+		{"the original mail is not a receipt text", "CONSEGNA: x 2020082610003492",
+			"Gentile utente, il plico indirizzato a ufficio.legale@example.it \ufffd pronto.", KindDelivery, "", "", false},
+		{"the original mail quoting a receipt later is not a receipt text", "CONSEGNA: x",
+			"Vi inoltriamo: Ricevuta di avvenuta consegna del messaggio indirizzato a a@b.it", KindDelivery, "", "", false},
+		{"a heading of another kind names nobody", "CONSEGNA: x",
+			nonDelivery + "e destinato all'utente \"a@b.it\"", KindDelivery, "", "", false},
+		{"a delivery heading on a non-delivery names nobody", "AVVISO DI MANCATA CONSEGNA: x",
+			delivery + "a@b.it", KindNonDelivery, "", "", false},
+		{"a heading must be whole words", "CONSEGNA: x", "Ricevuta di avvenuta consegnata del messaggio indirizzato a a@b.it",
+			KindDelivery, "", "", false},
+		{"an acceptance concerns the whole message", "ACCETTAZIONE: x",
 			"Ricevuta di accettazione del messaggio indirizzato a uno@pec.it (\"posta certificata\") ed indirizzato a:\ndue@pec.it",
-			KindAcceptance, "uno@pec.it", ""},
+			KindAcceptance, "", "", true},
 		{"timeout warning", "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: x",
-			"e destinato all'utente \"lento@slow.sandbox.test\" non \ufffd stata ricevuta la ricevuta entro 12 ore",
-			KindTimeoutWarning, "lento@slow.sandbox.test", ""},
+			nonDelivery + "e destinato all'utente \"lento@slow.sandbox.test\" non \ufffd stata ricevuta la ricevuta entro 12 ore",
+			KindTimeoutWarning, "lento@slow.sandbox.test", "", true},
 		{"timeout warning with another error code", "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: x",
-			"destinato all'utente x@y.it\nrilevato il seguente errore:\n4.4.7 - p - ritardo", KindTimeoutWarning, "x@y.it", "4.4.7 - p - ritardo"},
+			nonDelivery + "destinato all'utente x@y.it\nrilevato il seguente errore:\n4.4.7 - p - ritardo", KindTimeoutWarning, "x@y.it", "4.4.7 - p - ritardo", true},
 		{"timeout expired", "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: x",
-			"destinato all'utente x@y.it\nrilevato il seguente errore:\n\n  5.4.1 - p - tempo scaduto", KindTimeoutExpired, "x@y.it", "5.4.1 - p - tempo scaduto"},
+			"Preavviso di mancata consegna\ndestinato all'utente x@y.it\nrilevato il seguente errore:\n\n  5.4.1 - p - tempo scaduto", KindTimeoutExpired, "x@y.it", "5.4.1 - p - tempo scaduto", true},
 		{"pre-warning variant expired", "PREAVVISO DI MANCATA CONSEGNA: x",
-			"RILEVATO IL SEGUENTE ERRORE: 5.4.1 - p", KindTimeoutExpired, "", "5.4.1 - p"},
+			"RILEVATO IL SEGUENTE ERRORE: 5.4.1 - p", KindTimeoutExpired, "", "5.4.1 - p", false},
 		{"HTML body", "AVVISO DI MANCATA CONSEGNA: x",
-			"<p>destinato all&#39;utente &quot;a@b.it&quot; &egrave; stato rilevato il seguente errore:<br/>5.1.1 - p - no<br/>fine</p>",
-			KindNonDelivery, "a@b.it", "5.1.1 - p - no"},
+			"<html><head><title>Avviso</title></head><body><!-- x --><p>Avviso di mancata consegna</p><p>destinato all&#39;utente &quot;a@b.it&quot; &egrave; stato rilevato il seguente errore:<br/>5.1.1 - p - no<br/>fine</p>",
+			KindNonDelivery, "a@b.it", "5.1.1 - p - no", true},
 		{"non-acceptance", "AVVISO DI NON ACCETTAZIONE: x 2020082610003492",
 			"Avviso di non accettazione del messaggio\n\nIl giorno ... il messaggio con Oggetto \"x\" inviato da \"a@b.it\" ed indirizzato a:\n" +
 				"c@d.it (\"posta certificata\")\nnon \ufffd stato accettato dal sistema a causa del seguente errore:\n" +
 				"5.7.1 - sandbox - messaggio non accettato\nIl messaggio non \ufffd stato inoltrato.",
-			KindNonAcceptance, "", "5.7.1 - sandbox - messaggio non accettato"},
-		{"not an address after the anchor", "CONSEGNA: x", "indirizzato a voi", KindDelivery, "", ""},
-		{"two @ is not an address", "CONSEGNA: x", "indirizzato a a@b@c", KindDelivery, "", ""},
-		{"anchor at the very end", "AVVISO DI MANCATA CONSEGNA: x", "rilevato il seguente errore:", KindNonDelivery, "", ""},
-		{"unterminated tag", "AVVISO DI MANCATA CONSEGNA: x", "rilevato il seguente errore:<br", KindNonDelivery, "", ""},
+			KindNonAcceptance, "", "5.7.1 - sandbox - messaggio non accettato", true},
+		{"a delivery carries no error text", "CONSEGNA: x", "Il nostro ufficio ha rilevato il seguente errore: 5.4.1 nella pratica",
+			KindDelivery, "", "", false},
+		{"not an address after the anchor", "CONSEGNA: x", delivery + "voi", KindDelivery, "", "", true},
+		{"two @ is not an address", "CONSEGNA: x", delivery + "a@b@c", KindDelivery, "", "", true},
+		{"anchor at the very end", "AVVISO DI MANCATA CONSEGNA: x", "rilevato il seguente errore:", KindNonDelivery, "", "", false},
+		{"unterminated tag", "AVVISO DI MANCATA CONSEGNA: x", "rilevato il seguente errore:<br", KindNonDelivery, "", "", false},
+		{"unterminated tag before the heading", "AVVISO DI MANCATA CONSEGNA: x", "<p Avviso di mancata consegna destinato all'utente a@b.it",
+			KindNonDelivery, "", "", false},
 		{"accented words are not needed", "AVVISO DI MANCATA CONSEGNA: x",
-			"destinato all'utente \"z@z.it\"\n\ufffd\ufffd stato rilevato il seguente errore:\n5.1.1 - \ufffd", KindNonDelivery, "z@z.it", "5.1.1 - \ufffd"},
+			nonDelivery + "destinato all'utente \"z@z.it\"\n\ufffd\ufffd stato rilevato il seguente errore:\n5.1.1 - \ufffd", KindNonDelivery, "z@z.it", "5.1.1 - \ufffd", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Classify(tt.subject, tt.body)
-			if got.Kind != tt.wantKind || got.Addressee != tt.wantAddressee || got.ErrorText != tt.wantError {
-				t.Errorf("got %+v, want kind %s addressee %q error %q", got, tt.wantKind, tt.wantAddressee, tt.wantError)
+			if got.Kind != tt.wantKind || got.Addressee != tt.wantAddressee || got.ErrorText != tt.wantError || got.ReceiptText != tt.wantText {
+				t.Errorf("got %+v, want kind %s addressee %q error %q receipt text %v", got, tt.wantKind, tt.wantAddressee, tt.wantError, tt.wantText)
 			}
 		})
 	}

@@ -155,7 +155,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		rawBase64: s.rawBase64,
 		now:       s.now,
 		sleep:     s.sleep,
-		scrubber:  scrubber{secrets: []string{s.token, s.password}},
+		scrubber:  newScrubber(s.username, s.token, s.password),
 		maxAnswer: maxAnswerBody,
 	}
 	hc := &http.Client{}

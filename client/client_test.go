@@ -192,7 +192,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
-	s := scrubber{secrets: []string{"SECRET1", "SECRET2"}}
+	s := newScrubber("", "SECRET1", "SECRET2")
 	tests := []struct{ in, want string }{
 		{"plain", "plain"},
 		{"  a\n\tb\x00c  ", "a b c"},

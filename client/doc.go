@@ -9,19 +9,53 @@
 //
 // # Exactly once
 //
-// A PEC sent twice, or silently never sent, is a real harm, so every error [Client.Send] returns says which
-// of three situations the caller is in. Check them in this order:
+// A PEC sent twice, or silently never sent, is a real harm, so every error [Client.Send] and
+// [Client.SendCommitted] return says which situation the caller is in. Check them in this order:
 //
 //	errors.Is(err, ErrNotSent)   the request provably never reached the server: safe to send again.
+//	errors.Is(err, ErrAccount)   an *AccountError: the answer is about the account or the endpoint (the
+//	                             token, the mailbox login, the base URL, a proxy, the plan's limit), never
+//	                             about this message. Stop sending (every further send would meet it) and
+//	                             show its Hint. If it also matches ErrAmbiguous (MaybeSent), record the
+//	                             send as unknown and reconcile it; otherwise nothing was sent: leave the
+//	                             message pending.
 //	errors.Is(err, ErrAmbiguous) the server may have acted on the request: do NOT send again before
 //	                             reconciling (receipts, inbox); record the send as unknown.
-//	errors.As(err, **APIError)   the server answered and did not act on it (a definite refusal,
-//	                             or rate limiting): nothing was sent.
+//	errors.Is(err, ErrRateLimited) 429 after the retries: nothing was sent; send again later.
+//	errors.As(err, **APIError)   the server refused this message (its parameters, a recipient, its
+//	                             size) and did not send it: reject it.
 //
-// The mapping:
+// An *AccountError is never an *APIError, so that no account failure can be taken for the refusal of one
+// message ("an account failure is never a row's failure"). It matches ErrUnauthorized when the credentials
+// or the mailbox login were refused.
 //
-//	cause                                                         Send error
+// Every answer to POST /send is read in one place, decodeSendAnswer; docs/client.md ("What a send answer
+// proves") has the full table, in short:
+//
+//	answer                                                        Send result or error
 //	------------------------------------------------------------  --------------------------------------
+//	2xx, a plausible code in message_id (trimmed), sent >= 1 or   *SendResult
+//	  absent
+//	2xx, a code but sent 0, or success:false with a code, or no    ErrAmbiguous
+//	  code, or malformed or truncated JSON, or an unreadable or
+//	  oversized body
+//	2xx, error text in message_id or success:false: about the      *APIError (the row is refused)
+//	  message (recipient rejected, parameter, size)
+//	2xx, error text: the mailbox login (SMTP 535, 5.7.8,           *AccountError, not sent
+//	  "authentication failed"), a limit, anything else
+//	400, 413, 422 about the message or without a known text        *APIError (the row is refused)
+//	401, 403; 404, 405, 407, 410; other 4xx; 4xx with login or     *AccountError, not sent
+//	  limit text; an HTML page with a 4xx
+//	an HTML page with any other status; any 3xx (redirects are     *AccountError, MaybeSent (ErrAmbiguous)
+//	  never followed); 5xx with login or limit text
+//	other 5xx (500 MySQL Error, 502, 503, 504), 1xx                ErrAmbiguous (also an *APIError)
+//	429 with a limit text                                          *AccountError, not sent, not retried
+//	429, after waiting Retry-After (1 s when absent) and retrying  *APIError, errors.Is ErrRateLimited
+//	  up to 5 requests in all, or at once when Retry-After
+//	  exceeds 2 minutes
+//
+// Transport failures:
+//
 //	context done while waiting for the send rate limiter or a     ErrNotSent
 //	  Retry-After pause
 //	DNS failure, connection refused, dial timeout, TLS handshake   ErrNotSent
@@ -29,19 +63,6 @@
 //	connection obtained but the request was not written           ErrNotSent (HTTP/1.x only, see below)
 //	timeout, cancellation or connection drop after the request    ErrAmbiguous
 //	  was written (or may have been)
-//	any 5xx answer (500 MySQL Error, 502, 503, 504 ...)            ErrAmbiguous (also an *APIError)
-//	1xx/3xx answer (redirects are never followed)                  ErrAmbiguous (also an *APIError)
-//	2xx with malformed or truncated JSON, or without message_id,   ErrAmbiguous
-//	  or with an implausible message_id that is not error text
-//	2xx whose body cannot be read completely, or is too large      ErrAmbiguous
-//	2xx with "success": false                                      *APIError (definite refusal)
-//	2xx whose message_id is error text (contains spaces: the       *APIError (definite refusal)
-//	  SMTP error the service reports in that field)
-//	401                                                            *APIError, errors.Is ErrUnauthorized
-//	429, after waiting Retry-After (1 s when absent) and retrying  *APIError, errors.Is ErrRateLimited
-//	  up to 5 requests in all, or at once when Retry-After
-//	  exceeds 2 minutes
-//	any other 4xx (400 Post parameter is not valid ...)            *APIError (definite refusal)
 //	invalid SendRequest (no recipient, ...), checked locally       ErrInvalidRequest (nothing sent)
 //
 // Whether the request was written is known from net/http/httptrace (WroteRequest). That signal is exact for
@@ -61,8 +82,11 @@
 //
 // # Secrets
 //
-// Error messages never contain the API token or the mailbox password: messages taken from the server are
-// scrubbed of them, and no error includes a request body.
+// Error messages never contain the API token or the mailbox password: every text taken from the server (a
+// message, error text in message_id, a body excerpt, an HTML title) is scrubbed where it is read, of each
+// secret raw, JSON-escaped, URL-encoded (query or path, either case of hex), HTML-escaped, and in base64
+// (also of "username:password"); no error includes a request body. Secrets shorter than 4 characters are
+// left alone: they cannot be told apart from ordinary text.
 //
 // # Receipts
 //

@@ -103,7 +103,8 @@ func FuzzDecodeSendAnswer(f *testing.F) {
 			t.Fatalf("an answer cannot be not-sent: %v", err)
 		}
 		_, isAPI := errors.AsType[*APIError](err)
-		if !errors.Is(err, ErrAmbiguous) && !isAPI {
+		_, isAccount := errors.AsType[*AccountError](err)
+		if !errors.Is(err, ErrAmbiguous) && !isAPI && !isAccount {
 			t.Fatalf("unclassified error %v", err)
 		}
 		if status/100 == 5 && !errors.Is(err, ErrAmbiguous) {

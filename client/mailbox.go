@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,9 +12,13 @@ import (
 	"time"
 )
 
-// Receipt is one entry of GET /send/{code}: a receipt, a notice, or the transport envelope of a send.
+// Receipt is one entry of GET /send/{code}: a receipt, a notice, or the transport envelope of a send. Every
+// entry of an answer is one Receipt, in the answer's order, identical ones included: a send to n PEC
+// recipients gets n delivery receipts that may be identical to the byte.
 type Receipt struct {
-	// Sender and Recipient are as the API gives them (they may carry quotes, e.g. "Per conto di: ...").
+	// Sender and Recipient are as the API gives them (they may carry quotes, e.g. "Per conto di: ...");
+	// SenderAddress and RecipientAddress clean them. In the documented answer Recipient is the sending
+	// mailbox, not the addressee.
 	Sender, Recipient string
 	// Date is DateText parsed; zero when it cannot be parsed.
 	Date time.Time
@@ -21,9 +26,17 @@ type Receipt struct {
 	DateText string
 	// Subject is the receipt's subject ("object"), e.g. "CONSEGNA: <subject> <code>".
 	Subject string
-	// Body is the receipt's text ("message").
+	// Body is the receipt's text ("message"): a provider's receipt text, or the original mail.
 	Body string
+	// Raw is the entry exactly as the API sent it (its JSON text), for the journal to archive verbatim.
+	Raw string
 }
+
+// SenderAddress is CleanAddress(r.Sender).
+func (r Receipt) SenderAddress() string { return CleanAddress(r.Sender) }
+
+// RecipientAddress is CleanAddress(r.Recipient).
+func (r Receipt) RecipientAddress() string { return CleanAddress(r.Recipient) }
 
 // InboxEntry is one message of an inbox page.
 type InboxEntry struct {
@@ -70,20 +83,11 @@ type Quota struct {
 	Usage, Limit float64
 }
 
-// receiptJSON is an entry of GET /send/{code}. Its date field is "data" (not "date" as in /inbox); "date"
-// is read too, in case the service ever aligns the two.
-type receiptJSON struct {
-	Sender    flexString `json:"sender"`
-	Recipient flexString `json:"recipient"`
-	Data      flexString `json:"data"`
-	Date      flexString `json:"date"`
-	Object    flexString `json:"object"`
-	Message   flexString `json:"message"`
-}
-
+// receiptsAnswer is the answer of GET /send/{code}; its data is decoded by receiptEntries, which copes with
+// every form the contract leaves open.
 type receiptsAnswer struct {
 	envelope
-	Data []receiptJSON `json:"data"`
+	Data json.RawMessage `json:"data"`
 }
 
 type inboxEntryJSON struct {
@@ -144,7 +148,11 @@ func (c *Client) receipts(ctx context.Context, code string) ([]Receipt, error) {
 		}
 		return nil, fmt.Errorf("client: receipts of %s: %w", code, err)
 	}
-	return receiptsFrom(ans), nil
+	rs, err := receiptsFrom(ans)
+	if err != nil {
+		return nil, fmt.Errorf("client: receipts of %s: %w", code, err)
+	}
+	return rs, nil
 }
 
 // isResultEmpty reports whether e is the API's "no receipt yet" answer: 404, or a 2xx with success:false,
@@ -160,30 +168,7 @@ func decodeReceipts(body []byte) ([]Receipt, error) {
 	if err := decodeJSON(body, &ans); err != nil {
 		return nil, err
 	}
-	return receiptsFrom(ans), nil
-}
-
-func receiptsFrom(ans receiptsAnswer) []Receipt {
-	if len(ans.Data) == 0 {
-		return nil
-	}
-	out := make([]Receipt, 0, len(ans.Data))
-	for _, r := range ans.Data {
-		dateText := string(r.Data)
-		if dateText == "" {
-			dateText = string(r.Date)
-		}
-		date, _ := ParseDate(dateText) // the text is kept; an unreadable date stays zero
-		out = append(out, Receipt{
-			Sender:    string(r.Sender),
-			Recipient: string(r.Recipient),
-			Date:      date,
-			DateText:  dateText,
-			Subject:   string(r.Object),
-			Body:      string(r.Message),
-		})
-	}
-	return out
+	return receiptsFrom(ans)
 }
 
 // DeleteReceipts deletes the receipts of the send with the given code from the inbox (DELETE /send/{code}).

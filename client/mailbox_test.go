@@ -10,12 +10,15 @@ import (
 	"time"
 )
 
-// Answers from the examples of openapi.pecbatch.json.
+// Answers from the examples of the contract (testdata/openapi.json).
 const (
-	exampleReceipts = `{"data":[
- {"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"ACCETTAZIONE: Invio di prova pec massiva 2020082610003492","message":""},
- {"sender":"\"Per conto di: dev-api@pecmassiva.com\" ","recipient":"\"dev-api@pecmassiva.com\" ","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"POSTA CERTIFICATA: Invio di prova pec massiva 2020082610003492","message":"Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"},
- {"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","data":"Wed, 26 Aug 2020 10:00:36 +0200","object":"CONSEGNA: Invio di prova pec massiva 2020082610003492","message":"Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"}],
+	exampleAcceptance = `{"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"ACCETTAZIONE: Invio di prova pec massiva 2020082610003492","message":""}`
+	exampleTransport  = `{"sender":"\"Per conto di: dev-api@pecmassiva.com\" ","recipient":"\"dev-api@pecmassiva.com\" ","data":"Wed, 26 Aug 2020 10:00:35 +0200","object":"POSTA CERTIFICATA: Invio di prova pec massiva 2020082610003492","message":"Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"}`
+	exampleDelivery   = `{"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","data":"Wed, 26 Aug 2020 10:00:36 +0200","object":"CONSEGNA: Invio di prova pec massiva 2020082610003492","message":"Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"}`
+	exampleReceipts   = `{"data":[
+ ` + exampleAcceptance + `,
+ ` + exampleTransport + `,
+ ` + exampleDelivery + `],
  "success":true,"message":""}`
 	exampleInbox = `{"data":[
  {"sender":"posta-certificata@pecmassiva.com","recipient":"dev-api@pecmassiva.com","date":"Wed, 26 Aug 2020 10:00:35 +0200","object":"ACCETTAZIONE: Invio di prova pec massiva 2020082610003492","id":1},
@@ -55,12 +58,15 @@ func TestMailboxOperations(t *testing.T) {
 			want: func(t *testing.T) any {
 				body := "Salve, questa email \ufffd una prova di invio, che prevede un corpo in html"
 				return []Receipt{
-					{"posta-certificata@pecmassiva.com", "dev-api@pecmassiva.com", mustDate(t, "Wed, 26 Aug 2020 10:00:35 +0200"),
-						"Wed, 26 Aug 2020 10:00:35 +0200", "ACCETTAZIONE: Invio di prova pec massiva 2020082610003492", ""},
-					{`"Per conto di: dev-api@pecmassiva.com" `, `"dev-api@pecmassiva.com" `, mustDate(t, "Wed, 26 Aug 2020 10:00:35 +0200"),
-						"Wed, 26 Aug 2020 10:00:35 +0200", "POSTA CERTIFICATA: Invio di prova pec massiva 2020082610003492", body},
-					{"posta-certificata@pecmassiva.com", "dev-api@pecmassiva.com", mustDate(t, "Wed, 26 Aug 2020 10:00:36 +0200"),
-						"Wed, 26 Aug 2020 10:00:36 +0200", "CONSEGNA: Invio di prova pec massiva 2020082610003492", body},
+					{Sender: "posta-certificata@pecmassiva.com", Recipient: "dev-api@pecmassiva.com",
+						Date: mustDate(t, "Wed, 26 Aug 2020 10:00:35 +0200"), DateText: "Wed, 26 Aug 2020 10:00:35 +0200",
+						Subject: "ACCETTAZIONE: Invio di prova pec massiva 2020082610003492", Raw: exampleAcceptance},
+					{Sender: `"Per conto di: dev-api@pecmassiva.com" `, Recipient: `"dev-api@pecmassiva.com" `,
+						Date: mustDate(t, "Wed, 26 Aug 2020 10:00:35 +0200"), DateText: "Wed, 26 Aug 2020 10:00:35 +0200",
+						Subject: "POSTA CERTIFICATA: Invio di prova pec massiva 2020082610003492", Body: body, Raw: exampleTransport},
+					{Sender: "posta-certificata@pecmassiva.com", Recipient: "dev-api@pecmassiva.com",
+						Date: mustDate(t, "Wed, 26 Aug 2020 10:00:36 +0200"), DateText: "Wed, 26 Aug 2020 10:00:36 +0200",
+						Subject: "CONSEGNA: Invio di prova pec massiva 2020082610003492", Body: body, Raw: exampleDelivery},
 				}
 			},
 		},

@@ -130,7 +130,7 @@ func walkErrors(err error, visit func(error)) {
 // from ordinary text is not replaced, so messages stay readable; longer
 // ones always are.
 func TestScrubberLeavesShortSecretsAlone(t *testing.T) {
-	s := scrubber{secrets: []string{"p", "tok", "PASSWORD-QW77"}}
+	s := newScrubber("", "p", "tok", "PASSWORD-QW77")
 	tests := []struct{ in, want string }{
 		{`Post "https://ws.pecmassiva.com/send": no such host`, `Post "https://ws.pecmassiva.com/send": no such host`},
 		{"echo PASSWORD-QW77 and tok", "echo [redacted] and tok"},

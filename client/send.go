@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // Attachment is a file sent with a message.
@@ -42,8 +41,8 @@ type SendRequest struct {
 type SendResult struct {
 	// MessageID is the code of the send, used to fetch its receipts; an opaque string.
 	MessageID string
-	// Sent is the number of PEC messages the service says it sent (one per recipient), 0 when the answer
-	// does not say.
+	// Sent is the number of PEC messages the service says it sent (one per recipient), at least 1; 0 when
+	// the answer does not say (the message_id alone proves the send: see docs/client.md).
 	Sent int
 }
 
@@ -66,14 +65,16 @@ type sendAttachment struct {
 // sendAnswer is the JSON answer of POST /send.
 type sendAnswer struct {
 	envelope
-	MessageID flexString `json:"message_id"`
-	Sent      flexNumber `json:"sent"`
+	MessageID flexString  `json:"message_id"`
+	Sent      *flexNumber `json:"sent"` // nil when absent or null
+
 }
 
 // Send sends one message. It waits for the send limiter first; on a 429 it waits Retry-After (1 s when
 // absent or zero) and sends the same request again, up to 5 requests in all; a Retry-After over 2 minutes
-// is returned at once as the *APIError, and later sends of the Client still wait up to 2 minutes. Its error tells whether the message
-// may have been sent: see the package documentation (ErrNotSent, ErrAmbiguous, *APIError).
+// is returned at once as the *APIError, and later sends of the Client still wait up to 2 minutes. Its error tells
+// whether the message may have been sent, and whether the failure is the message's or the account's: see the
+// package documentation (ErrNotSent, ErrAccount and *AccountError, ErrAmbiguous, *APIError).
 func (c *Client) Send(ctx context.Context, req *SendRequest) (*SendResult, error) {
 	res, err := c.send(ctx, req)
 	return res, c.scrubber.wrap(err)
@@ -124,6 +125,10 @@ func (c *Client) sendAttempt(ctx context.Context, cl *call, attempt int) (res *S
 // error to return.
 func (c *Client) throttled(a *answer, attempt int) error {
 	e := c.apiError(a)
+	if cls := classifyText(e.Message); cls == textLimit || cls == textLogin {
+		// A daily or plan limit does not clear in a Retry-After: stop asking.
+		return fmt.Errorf("client: send: %w", c.textFailure(a, e.Message, false))
+	}
 	wait := e.RetryAfter
 	if wait <= 0 {
 		wait = time.Second
@@ -196,56 +201,6 @@ func (c *Client) encodeFile(att Attachment) (string, error) {
 		}
 	}
 	return "data:" + mediaType + ";base64," + content, nil
-}
-
-// maxCodeLen is the longest message_id taken as a code: real codes are about 16 digits.
-const maxCodeLen = 64
-
-// decodeSendAnswer maps the answer of POST /send (other than 429) to a result or an error that says whether
-// the message may have been sent.
-func (c *Client) decodeSendAnswer(a *answer) (*SendResult, error) {
-	switch {
-	case a.status >= 400 && a.status <= 499:
-		return nil, c.apiError(a) // refused: not acted on
-	case a.status < 200 || a.status > 299:
-		// A 5xx may come after the message left (the service's own database error, a gateway timeout);
-		// a 1xx or 3xx is not in the contract at all.
-		return nil, fmt.Errorf("%w: %w", ErrAmbiguous, c.apiError(a))
-	case a.bodyErr != nil:
-		return nil, fmt.Errorf("%w: %w", ErrAmbiguous, a.bodyErr)
-	}
-	var ans sendAnswer
-	if err := decodeJSON(a.body, &ans); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAmbiguous, err)
-	}
-	if ans.failed() {
-		return nil, c.apiError(a)
-	}
-	id := string(ans.MessageID)
-	switch {
-	case strings.TrimSpace(id) == "":
-		return nil, fmt.Errorf("%w: %w: the answer has no message_id", ErrAmbiguous, errMalformed)
-	case strings.ContainsFunc(id, unicode.IsSpace):
-		// The service reports an SMTP failure as error text in message_id: a refusal.
-		return nil, &APIError{StatusCode: a.status, Message: c.scrubber.clean(id)}
-	case !plausibleCode(id):
-		return nil, fmt.Errorf("%w: %w: the message_id is not a plausible code", ErrAmbiguous, errMalformed)
-	}
-	return &SendResult{MessageID: id, Sent: ans.Sent.int()}, nil
-}
-
-// plausibleCode reports whether id can be a send code: codes are opaque, but short and made of visible
-// ASCII characters.
-func plausibleCode(id string) bool {
-	if id == "" || len(id) > maxCodeLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // waitTurn waits until the Client may issue a POST /send: after any 429 hold, then for a token of the send

@@ -145,28 +145,37 @@ const (
 	wantNotSent
 	wantAmbiguous
 	wantRefused // an *APIError, neither ErrNotSent nor ErrAmbiguous
+	wantAccount // an *AccountError proving nothing was sent (a maybe-sent one is wantAmbiguous)
 )
 
 func (o outcome) String() string {
-	if o < 0 || o > wantRefused {
+	if o < 0 || o > wantAccount {
 		return "unclassified"
 	}
-	return [...]string{"ok", "not sent", "ambiguous", "refused"}[o]
+	return [...]string{"ok", "not sent", "ambiguous", "refused", "account"}[o]
 }
 
 func classifyOutcome(err error) outcome {
 	switch {
 	case err == nil:
 		return wantOK
-	case errors.Is(err, ErrNotSent) && errors.Is(err, ErrAmbiguous):
+	case errors.Is(err, ErrNotSent) && errors.Is(err, ErrAmbiguous),
+		errors.Is(err, ErrNotSent) && errors.Is(err, ErrAccount):
 		return -1
 	case errors.Is(err, ErrNotSent):
 		return wantNotSent
 	case errors.Is(err, ErrAmbiguous):
 		return wantAmbiguous
 	}
-	if _, ok := errors.AsType[*APIError](err); ok {
+	_, isAPI := errors.AsType[*APIError](err)
+	_, isAccount := errors.AsType[*AccountError](err)
+	switch {
+	case isAPI && isAccount:
+		return -1
+	case isAPI:
 		return wantRefused
+	case isAccount && errors.Is(err, ErrAccount):
+		return wantAccount
 	}
 	return -1
 }
@@ -259,16 +268,16 @@ func TestSendErrorMapping(t *testing.T) {
 		{name: "503 from a proxy", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(503)
 			io.WriteString(w, "<html><body>Service Unavailable</body></html>")
-		}, want: wantAmbiguous, status: 503},
+		}, want: wantAmbiguous, status: 503, is: []error{ErrAccount}},
 		{name: "redirect is not followed", handler: func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/send" {
 				panic("redirect followed to " + r.URL.Path)
 			}
 			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-		}, want: wantAmbiguous, status: 307},
-		{name: "success false with 201", handler: func(w http.ResponseWriter, r *http.Request) {
+		}, want: wantAmbiguous, status: 307, is: []error{ErrAccount}},
+		{name: "success false with 201 about the sender", handler: func(w http.ResponseWriter, r *http.Request) {
 			jsonAnswer(w, 201, `{"success":false,"message":"Sender not allowed"}`)
-		}, want: wantRefused, status: 201},
+		}, want: wantAccount, status: 201},
 		{name: "SMTP error text in message_id", handler: func(w http.ResponseWriter, r *http.Request) {
 			jsonAnswer(w, 201, `{"success":true,"sent":0,"message_id":"550 5.1.1 <x@y.it>: Recipient address rejected"}`)
 		}, want: wantRefused, status: 201, check: func(t *testing.T, _ *SendResult, err error) {
@@ -281,7 +290,7 @@ func TestSendErrorMapping(t *testing.T) {
 		}, want: wantRefused, status: 400},
 		{name: "401", handler: func(w http.ResponseWriter, r *http.Request) {
 			jsonAnswer(w, 401, `{"success":false,"message":"Authorization is not valid or empty"}`)
-		}, want: wantRefused, status: 401, is: []error{ErrUnauthorized}},
+		}, want: wantAccount, status: 401, is: []error{ErrUnauthorized, ErrAccount}},
 		{name: "413 without JSON", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(413)
 		}, want: wantRefused, status: 413},
@@ -298,8 +307,9 @@ func TestSendErrorMapping(t *testing.T) {
 				t.Errorf("result %+v with an error", res)
 			}
 			if tt.status != 0 {
-				apiErr, ok := errors.AsType[*APIError](err)
-				if !ok || apiErr.StatusCode != tt.status {
+				apiErr, isAPI := errors.AsType[*APIError](err)
+				accErr, isAccount := errors.AsType[*AccountError](err)
+				if !(isAPI && apiErr.StatusCode == tt.status) && !(isAccount && accErr.StatusCode == tt.status) {
 					t.Errorf("err = %v, want an *APIError with status %d", err, tt.status)
 				}
 			}
@@ -600,27 +610,6 @@ func TestSendContextDoneDuring429WaitIsNotSent(t *testing.T) {
 	}
 	if !slices.Equal(slept, []time.Duration{30 * time.Second}) {
 		t.Errorf("slept %v, want [30s]", slept)
-	}
-}
-
-func TestPlausibleCode(t *testing.T) {
-	for _, tt := range []struct {
-		id   string
-		want bool
-	}{
-		{"2020082610003492", true},
-		{"202009211526363", true},
-		{"abc-DEF_123.x", true},
-		{"", false},
-		{"550 5.1.1 user unknown", false},
-		{"tab\there", false},
-		{"caf\u00e9", false},
-		{strings.Repeat("1", maxCodeLen), true},
-		{strings.Repeat("1", maxCodeLen+1), false},
-	} {
-		if got := plausibleCode(tt.id); got != tt.want {
-			t.Errorf("plausibleCode(%q) = %v, want %v", tt.id, got, tt.want)
-		}
 	}
 }
 

@@ -15,11 +15,15 @@
 // on the file, its -wal, -shm and .lock files), migrates the schema (PRAGMA
 // user_version, one transaction per step; a journal newer than the binary
 // is refused with ErrSchemaTooNew, another SQLite file with ErrNotJournal),
-// and takes the run lock: an exclusive, non-blocking flock on path+".lock".
+// and takes the run lock: an exclusive, non-blocking lock on path+".lock"
+// (flock on Linux and macOS, LockFileEx on Windows, via gofrs/flock).
 // A second Open, from another process or the same one, fails with a
 // *LockedError (errors.Is(err, ErrLocked)) that names the holder's pid and
-// says what to do. The kernel releases the lock when the holder closes the
+// says what to do. The system releases the lock when the holder closes the
 // journal or dies, even by SIGKILL, so there is never a stale lock.
+//
+// Each journal has an ID (Reader.ID), drawn once from the injected
+// randomness (WithRand) when the file is created, never changed.
 //
 // OpenReadOnly takes no lock and never writes: it works while a run holds
 // the lock and writes. A *Journal has every method of a *Reader (it embeds
@@ -103,13 +107,32 @@
 //	j.ApplyReceipts(ctx, id, receipts, outcomes)
 //	j.ReceiptsToDelete(ctx, n); j.MarkReceiptsDeleted(ctx, id)
 //
-// ApplyReceipts archives the receipts (one already archived, by code, kind,
-// date text and addressee, is ignored and not counted as new), moves each
+// ApplyReceipts archives the receipts of one answer, each entry exactly
+// once: identical entries (code, kind, date text, addressee) count by
+// their multiplicity in the answer, and an answer archives only the
+// occurrences beyond those an earlier answer showed. It moves each
 // recipient's outcome forward (never back), and derives the row's state
 // from its recipients, in one transaction. The runner decides each
 // recipient's outcome (the receipts' kinds, the give-up time); the journal
 // keeps outcomes, receipts and row state consistent. See ApplyReceipts for
 // the derivation.
+//
+// # One send, one row
+//
+// Within a journal a message id belongs to one row (a unique index). Across
+// journals, a Ledger shared by every journal that sends from one mailbox
+// records which row of which journal each message id belongs to:
+//
+//	l, err := journal.OpenLedger(ctx, path)     // path: DefaultLedgerPath(sender)
+//	err = l.Claim(ctx, messageID, journal.ClaimOwner{JournalID: j.ID(), JournalPath: j.Path(), RowKey: key, Row: n})
+//	// *ClaimedError (errors.Is(err, ErrClaimed)): another row owns it
+//	owners, err := l.ClaimedAmong(ctx, ids)     // reconciliation skips the others' messages
+//
+// # Daily limit
+//
+// SentPerDay(ctx, loc, day) and SentBetween(ctx, from, to) count the sending
+// intents (MarkSending) of every run, less the attempts MarkNotSent proved
+// never reached the service.
 //
 // # Reading
 //

@@ -2,14 +2,17 @@ package journal
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +29,17 @@ type Option func(*options)
 type options struct {
 	now         func() time.Time
 	busyTimeout time.Duration
+	rand        io.Reader
+}
+
+// WithRand sets the randomness a new journal draws its ID from (default,
+// and for nil, crypto/rand). Tests inject a fixed source.
+func WithRand(r io.Reader) Option {
+	return func(o *options) {
+		if r != nil {
+			o.rand = r
+		}
+	}
 }
 
 // WithNow sets the clock the journal stamps transitions and events with
@@ -49,7 +63,7 @@ func WithBusyTimeout(d time.Duration) Option {
 }
 
 func buildOptions(opts []Option) options {
-	o := options{now: time.Now, busyTimeout: DefaultBusyTimeout}
+	o := options{now: time.Now, busyTimeout: DefaultBusyTimeout, rand: rand.Reader}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -62,7 +76,9 @@ func buildOptions(opts []Option) options {
 type Reader struct {
 	db    *sql.DB
 	path  string
+	id    string
 	clock func() time.Time
+	rand  io.Reader
 	codec *codec
 
 	stmtMu sync.Mutex
@@ -103,6 +119,28 @@ func Open(ctx context.Context, path string, opts ...Option) (*Journal, error) {
 }
 
 func openWriter(ctx context.Context, abs string, o options) (*Reader, error) {
+	db, err := openPrivate(ctx, abs, o, func(ctx context.Context, db *sql.DB) error {
+		_, err := checkSchema(ctx, db, abs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := newReader(db, abs, o)
+	if err := r.setup(ctx, true); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := tightenSides(abs); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openPrivate opens the SQLite file abs for writing, creating it with
+// mode 0600, after check has accepted what the file holds.
+func openPrivate(ctx context.Context, abs string, o options, check func(context.Context, *sql.DB) error) (*sql.DB, error) {
 	// Creating the file here, not through SQLite, fixes its mode: SQLite
 	// would create it with 0644 minus the umask, and gives its -wal and
 	// -shm files the mode of the main file.
@@ -117,41 +155,52 @@ func openWriter(ctx context.Context, abs string, o options) (*Reader, error) {
 	// Look at the file read-only first: the writer's DSN switches the file
 	// to WAL as it connects, which must not happen to a file that turns out
 	// to be some other database.
-	if err := probe(ctx, abs, o); err != nil {
+	probe, err := sql.Open("sqlite", dsn(abs, readOnlyQuery(o)))
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	err = check(ctx, probe)
+	probe.Close()
+	if err != nil {
 		return nil, err
 	}
+	db, err := sql.Open("sqlite", dsn(abs, writerQuery(o)))
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
+	}
+	if mode != "wal" {
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: journal mode is %q, not wal: is the file on a network file system? "+
+			"keep it on a local disk", abs, mode)
+	}
+	return db, nil
+}
+
+// tightenSides narrows the mode of the -wal and -shm files of abs.
+func tightenSides(abs string) error {
+	for _, side := range []string{abs + "-wal", abs + "-shm"} {
+		if err := tightenMode(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// writerQuery is the DSN of a connection that writes: IMMEDIATE
+// transactions, WAL, and a commit that is on disk when it returns.
+func writerQuery(o options) url.Values {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	db, err := sql.Open("sqlite", dsn(abs, q))
-	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", abs, err)
-	}
-	r := newReader(db, abs, o)
-	if err := r.setup(ctx, true); err != nil {
-		db.Close()
-		return nil, err
-	}
-	for _, side := range []string{abs + "-wal", abs + "-shm"} {
-		if err := tightenMode(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			db.Close()
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-func probe(ctx context.Context, abs string, o options) error {
-	db, err := sql.Open("sqlite", dsn(abs, readOnlyQuery(o)))
-	if err != nil {
-		return fmt.Errorf("journal: open %s: %w", abs, err)
-	}
-	defer db.Close()
-	_, err = checkSchema(ctx, db, abs)
-	return err
+	return q
 }
 
 func readOnlyQuery(o options) url.Values {
@@ -192,14 +241,24 @@ func OpenReadOnly(ctx context.Context, path string, opts ...Option) (*Reader, er
 }
 
 func newReader(db *sql.DB, abs string, o options) *Reader {
-	return &Reader{db: db, path: abs, clock: o.now, codec: newCodec(), stmts: map[string]*sql.Stmt{}}
+	return &Reader{db: db, path: abs, clock: o.now, rand: o.rand, codec: newCodec(), stmts: map[string]*sql.Stmt{}}
 }
 
 // dsn builds a file: URI so that any path (spaces, '?', '#') reaches SQLite
 // intact; the driver reads its own parameters from the same query string.
 func dsn(abs string, q url.Values) string {
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "file", Path: uriPath(filepath.ToSlash(abs)), RawQuery: q.Encode()}
 	return u.String()
+}
+
+// uriPath makes a slash-separated absolute path the path of a file: URI.
+// A Windows path (C:/Users/...) needs a leading slash: SQLite reads
+// file:///C:/Users/... as C:\Users\..., while file:C:/... would be relative.
+func uriPath(slashed string) string {
+	if !strings.HasPrefix(slashed, "/") {
+		return "/" + slashed
+	}
+	return slashed
 }
 
 // setup checks what the file is and, for a writer, migrates it.
@@ -209,15 +268,10 @@ func (r *Reader) setup(ctx context.Context, writer bool) error {
 		return err
 	}
 	if writer {
-		var mode string
-		if err := r.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-			return fmt.Errorf("journal: open %s: %w", r.path, err)
+		if err := migrate(ctx, r.db, migrateEnv{now: r.nowMillis, rand: r.rand}); err != nil {
+			return err
 		}
-		if mode != "wal" {
-			return fmt.Errorf("journal: open %s: journal mode is %q, not wal: is the file on a network file system? "+
-				"keep the journal on a local disk", r.path, mode)
-		}
-		return migrate(ctx, r.db, r.nowMillis)
+		return r.loadID(ctx)
 	}
 	switch {
 	case version == 0:
@@ -226,8 +280,21 @@ func (r *Reader) setup(ctx context.Context, writer bool) error {
 		return fmt.Errorf("journal: %s has schema version %d, older than this pecbatch's %d: "+
 			"run `pecbatch run` or `pecbatch poll` once to upgrade it", r.path, version, SchemaVersion())
 	}
+	return r.loadID(ctx)
+}
+
+func (r *Reader) loadID(ctx context.Context) error {
+	if err := r.db.QueryRowContext(ctx, "SELECT journal_id FROM identity WHERE id = 1").Scan(&r.id); err != nil {
+		return fmt.Errorf("journal: %s: read its id: %w", r.path, err)
+	}
 	return nil
 }
+
+// ID returns the journal's id: 32 lower-case hex digits drawn when the
+// file was created (or first opened by a pecbatch that knows ids), never
+// changed after. A copy of the file has the same id; a new journal for the
+// same campaign has another. The claim Ledger names journals by it.
+func (r *Reader) ID() string { return r.id }
 
 // Path returns the journal's absolute path.
 func (r *Reader) Path() string { return r.path }

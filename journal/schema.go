@@ -3,8 +3,10 @@ package journal
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // applicationID marks a SQLite file as a pecbatch journal ("PECB"), so that
@@ -25,6 +27,29 @@ type migration struct {
 	version int
 	name    string
 	stmts   []string
+	// fill, when set, runs after stmts in the same transaction, for what
+	// SQL alone cannot write (a value from the injected randomness).
+	fill func(ctx context.Context, tx *sql.Tx, env migrateEnv) error
+}
+
+// migrateEnv is what a migration's fill may use: the journal's clock and
+// randomness, so that tests are deterministic.
+type migrateEnv struct {
+	now  func() int64
+	rand io.Reader
+}
+
+// Rebuilding a table is SQLite's way to change a constraint or a primary
+// key: create the new table, copy, drop the old one (which drops its
+// triggers), rename, and create the triggers again. The appendOnly
+// triggers are the same text as in the version that first created them.
+func appendOnly(table, what string) []string {
+	return []string{
+		`CREATE TRIGGER ` + table + `_append_only_update BEFORE UPDATE ON ` + table + `
+		 BEGIN SELECT RAISE(ABORT, '` + what + ` append-only'); END`,
+		`CREATE TRIGGER ` + table + `_append_only_delete BEFORE DELETE ON ` + table + `
+		 BEGIN SELECT RAISE(ABORT, '` + what + ` append-only'); END`,
+	}
 }
 
 // migrations is the ordered schema history. Never edit a migration that has
@@ -165,7 +190,97 @@ func migrations() []migration {
 				 BEGIN SELECT RAISE(ABORT, 'the receipt archive is append-only'); END`,
 			},
 		},
+		{
+			version: 3,
+			// json_valid(NULL) is 0 before SQLite 3.45 and NULL after: the
+			// v1 CHECK held in the bundled SQLite but failed `PRAGMA
+			// integrity_check` in the sqlite3 tool and Python of Debian 12
+			// (3.40) on every event without detail.
+			name: "events: a CHECK that holds on every SQLite; sending intents by time",
+			stmts: append([]string{
+				`CREATE TABLE events_v3 (
+					id INTEGER PRIMARY KEY,
+					at INTEGER NOT NULL,
+					row_id INTEGER REFERENCES rows (id),
+					kind TEXT NOT NULL,
+					detail TEXT CHECK (detail IS NULL OR json_valid(detail))
+				)`,
+				`INSERT INTO events_v3 (id, at, row_id, kind, detail) SELECT id, at, row_id, kind, detail FROM events`,
+				`DROP TABLE events`,
+				`ALTER TABLE events_v3 RENAME TO events`,
+				// SentBetween counts the sending intents of a day, less the
+				// attempts that provably never reached the service: a few
+				// bytes per attempt instead of a scan of the whole log.
+				`CREATE INDEX events_sending ON events (at) WHERE kind = 'sending'`,
+				`CREATE INDEX events_attempts ON events (row_id, id) WHERE kind IN ('sending', 'not_sent')`,
+			}, appendOnly("events", "journal events are")...),
+		},
+		{
+			version: 4,
+			// Two identical entries in one answer are two receipts (a
+			// message to two addressees the body does not tell apart gets
+			// two identical deliveries in the same second), so the key
+			// counts them: the n-th identical entry of an answer is
+			// occurrence n, and an answer archives only the occurrences
+			// beyond those already archived.
+			name: "receipts: dedup key counts identical entries (occurrence)",
+			stmts: append([]string{
+				`CREATE TABLE receipts_v4 (
+					row_id INTEGER NOT NULL REFERENCES rows (id),
+					kind TEXT NOT NULL,
+					date_text TEXT NOT NULL,
+					addressee TEXT NOT NULL,
+					occurrence INTEGER NOT NULL CHECK (occurrence >= 1),
+					date INTEGER,
+					error_text TEXT NOT NULL,
+					content BLOB NOT NULL,
+					dict_id INTEGER REFERENCES dictionaries (id),
+					archived_at INTEGER NOT NULL,
+					PRIMARY KEY (row_id, kind, date_text, addressee, occurrence)
+				) WITHOUT ROWID`,
+				`INSERT INTO receipts_v4 (row_id, kind, date_text, addressee, occurrence, date, error_text, content,
+					dict_id, archived_at)
+				 SELECT row_id, kind, date_text, addressee, 1, date, error_text, content, dict_id, archived_at FROM receipts`,
+				`DROP TABLE receipts`,
+				`ALTER TABLE receipts_v4 RENAME TO receipts`,
+			}, appendOnly("receipts", "the receipt archive is")...),
+		},
+		{
+			version: 5,
+			// A send belongs to one row of one journal: the claim ledger
+			// names the journal by this id, which a copied or moved file
+			// keeps and a new journal never shares.
+			name: "identity: the journal's own random id",
+			stmts: []string{
+				`CREATE TABLE identity (
+					id INTEGER PRIMARY KEY CHECK (id = 1),
+					journal_id TEXT NOT NULL CHECK (length(journal_id) = 32),
+					created_at INTEGER NOT NULL
+				)`,
+				`CREATE TRIGGER identity_fixed_update BEFORE UPDATE ON identity
+				 BEGIN SELECT RAISE(ABORT, 'a journal''s id never changes'); END`,
+				`CREATE TRIGGER identity_fixed_delete BEFORE DELETE ON identity
+				 BEGIN SELECT RAISE(ABORT, 'a journal''s id never changes'); END`,
+			},
+			fill: func(ctx context.Context, tx *sql.Tx, env migrateEnv) error {
+				id, err := newJournalID(env.rand)
+				if err != nil {
+					return err
+				}
+				_, err = tx.ExecContext(ctx, "INSERT INTO identity (id, journal_id, created_at) VALUES (1, ?, ?)", id, env.now())
+				return err
+			},
+		},
 	}
+}
+
+// newJournalID draws 128 random bits, as 32 lower-case hex digits.
+func newJournalID(rand io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("journal id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // SchemaVersion is the schema version this binary writes.
@@ -210,16 +325,25 @@ func checkSchema(ctx context.Context, db *sql.DB, path string) (int, error) {
 
 // migrate brings db from its version to SchemaVersion, one transaction per
 // step, recording each step in the event log.
-func migrate(ctx context.Context, db *sql.DB, now func() int64) error {
+func migrate(ctx context.Context, db *sql.DB, env migrateEnv) error {
+	return migrateTo(ctx, db, env, SchemaVersion())
+}
+
+// migrateTo runs the migrations up to version; tests use it to build a
+// journal as an older pecbatch left it.
+func migrateTo(ctx context.Context, db *sql.DB, env migrateEnv, version int) error {
 	for _, m := range migrations() {
-		if err := migrateOne(ctx, db, m, now); err != nil {
+		if m.version > version {
+			break
+		}
+		if err := migrateOne(ctx, db, m, env); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func migrateOne(ctx context.Context, db *sql.DB, m migration, now func() int64) error {
+func migrateOne(ctx context.Context, db *sql.DB, m migration, env migrateEnv) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("journal: migrate to v%d: %w", m.version, err)
@@ -240,12 +364,17 @@ func migrateOne(ctx context.Context, db *sql.DB, m migration, now func() int64) 
 			return fmt.Errorf("journal: migrate to v%d (%s): %w", m.version, m.name, err)
 		}
 	}
+	if m.fill != nil {
+		if err := m.fill(ctx, tx, env); err != nil {
+			return fmt.Errorf("journal: migrate to v%d (%s): %w", m.version, m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 		return fmt.Errorf("journal: migrate to v%d: %w", m.version, err)
 	}
 	detail := fmt.Sprintf(`{"from":%d,"to":%d}`, current, m.version)
 	if _, err := tx.ExecContext(ctx, "INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)",
-		now(), EventMigrated, detail); err != nil {
+		env.now(), EventMigrated, detail); err != nil {
 		return fmt.Errorf("journal: migrate to v%d: %w", m.version, err)
 	}
 	if err := tx.Commit(); err != nil {

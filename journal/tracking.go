@@ -11,8 +11,8 @@ import (
 )
 
 // Receipt is one receipt or notice of a send, as the runner read and
-// classified it. The journal archives it once: receipts with the same
-// (Code, Kind, DateText, Addressee) are the same receipt.
+// classified it. Entries with the same (Code, Kind, DateText, Addressee)
+// are identical; ApplyReceipts counts them by multiplicity (see there).
 type Receipt struct {
 	// Code is the message id the receipt belongs to; empty means the row's.
 	Code string
@@ -38,6 +38,9 @@ type StoredReceipt struct {
 	Receipt
 	// RowID is the row it belongs to.
 	RowID int64
+	// Occurrence numbers identical entries (same Code, Kind, DateText and
+	// Addressee) from 1: the n-th identical entry of one answer.
+	Occurrence int
 	// ArchivedAt is when the journal stored it.
 	ArchivedAt time.Time
 }
@@ -76,7 +79,7 @@ type Applied struct {
 func (a Applied) Changed() bool { return a.From != a.State }
 
 // ApplyReceipts records, in one transaction, what a poll of a row found:
-// it archives the new receipts (duplicates are ignored), applies the
+// it archives the new receipts, applies the
 // recipients' outcomes, and derives the row's state from its recipients:
 //
 //   - not every recipient final: accepted if any recipient progressed, else submitted;
@@ -86,6 +89,16 @@ func (a Applied) Changed() bool { return a.From != a.State }
 //
 // A final row state never goes back, and neither does a final recipient
 // state: a late warning after a delivery is archived but changes nothing.
+// receipts is one answer of the API, the row's whole list as it was read:
+// every entry is archived exactly once, identical entries (same Code, Kind,
+// DateText and Addressee) by their multiplicity. Two identical entries in
+// one answer are two receipts (two deliveries to addressees the bodies do
+// not tell apart, in the same second); the same entries in a later answer
+// are not new. The n-th identical entry of an answer is occurrence n, and
+// an answer archives only the occurrences beyond those already archived:
+// the archive keeps the largest count any answer showed, not the sum. The
+// first copy of an occurrence is the one kept.
+//
 // The row must have a message id (submitted or later), else ErrConflict;
 // a receipt whose Code is another message id, or an outcome for an address
 // that is not one of the row's recipients, is refused with nothing written.
@@ -138,10 +151,12 @@ func (j *Journal) archive(ctx context.Context, tx *wtx, c current, receipts []Re
 	if len(receipts) == 0 {
 		return 0, nil
 	}
-	stmt, err := tx.prepare(`INSERT INTO receipts (row_id, kind, date_text, addressee, date,
+	// Occurrences already archived make the insert a no-op, so an answer
+	// adds exactly those beyond what an earlier answer showed.
+	stmt, err := tx.prepare(`INSERT INTO receipts (row_id, kind, date_text, addressee, occurrence, date,
 		error_text, content, dict_id, archived_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (row_id, kind, date_text, addressee) DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (row_id, kind, date_text, addressee, occurrence) DO NOTHING`)
 	if err != nil {
 		return 0, err
 	}
@@ -150,6 +165,8 @@ func (j *Journal) archive(ctx context.Context, tx *wtx, c current, receipts []Re
 	if err != nil {
 		return 0, err
 	}
+	type identical struct{ kind, dateText, addressee string }
+	occurrences := map[identical]int{}
 	n := 0
 	for _, rc := range receipts {
 		code := strings.TrimSpace(rc.Code)
@@ -163,6 +180,9 @@ func (j *Journal) archive(ctx context.Context, tx *wtx, c current, receipts []Re
 		if strings.TrimSpace(rc.Kind) == "" {
 			return 0, fmt.Errorf("receipt for row %d (key %q) has no kind: classify it first (\"unknown\" is a kind)", c.rowNumber, c.key)
 		}
+		addressee := strings.ToLower(strings.TrimSpace(rc.Addressee))
+		key := identical{rc.Kind, rc.DateText, addressee}
+		occurrences[key]++
 		packed := receiptContent{rc.Sender, rc.Recipient, rc.Subject, rc.Body}.pack()
 		if dict, err = dict.learn(ctx, tx, rc.Kind, packed); err != nil {
 			return 0, err
@@ -171,7 +191,7 @@ func (j *Journal) archive(ctx context.Context, tx *wtx, c current, receipts []Re
 		if err != nil {
 			return 0, err
 		}
-		res, err := stmt.ExecContext(ctx, c.id, rc.Kind, rc.DateText, strings.ToLower(strings.TrimSpace(rc.Addressee)),
+		res, err := stmt.ExecContext(ctx, c.id, rc.Kind, rc.DateText, addressee, occurrences[key],
 			millis(rc.Date), clip(rc.ErrorText), content, dictID, now)
 		if err != nil {
 			return 0, err
@@ -355,10 +375,10 @@ func (j *Journal) MarkReceiptsDeleted(ctx context.Context, id int64) error {
 
 // Receipts returns the archived receipts of a row, oldest first.
 func (r *Reader) Receipts(ctx context.Context, rowID int64) ([]StoredReceipt, error) {
-	q, err := r.db.QueryContext(ctx, `SELECT r.message_id, rc.kind, rc.date_text, rc.addressee, rc.row_id, rc.date,
-		rc.error_text, rc.content, rc.dict_id, rc.archived_at
+	q, err := r.db.QueryContext(ctx, `SELECT r.message_id, rc.kind, rc.date_text, rc.addressee, rc.occurrence,
+		rc.row_id, rc.date, rc.error_text, rc.content, rc.dict_id, rc.archived_at
 		FROM receipts rc JOIN rows r ON r.id = rc.row_id WHERE rc.row_id = ?
-		ORDER BY coalesce(rc.date, rc.archived_at), rc.kind, rc.addressee`, rowID)
+		ORDER BY coalesce(rc.date, rc.archived_at), rc.kind, rc.addressee, rc.occurrence`, rowID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: receipts: %w", err)
 	}
@@ -369,7 +389,7 @@ func (r *Reader) Receipts(ctx context.Context, rowID int64) ([]StoredReceipt, er
 		var date, archived sql.NullInt64
 		var content []byte
 		var dictID sql.NullInt64
-		if err := q.Scan(&s.Code, &s.Kind, &s.DateText, &s.Addressee, &s.RowID, &date, &s.ErrorText, &content,
+		if err := q.Scan(&s.Code, &s.Kind, &s.DateText, &s.Addressee, &s.Occurrence, &s.RowID, &date, &s.ErrorText, &content,
 			&dictID, &archived); err != nil {
 			return nil, fmt.Errorf("journal: receipts: %w", err)
 		}

@@ -268,8 +268,8 @@ func TestApplyReceiptsRefusals(t *testing.T) {
 	}
 }
 
-// TestReceiptDedup: the dedup key is (code, kind, date text, addressee);
-// the first copy is the one kept.
+// TestReceiptDedup: identical entries share (code, kind, date text,
+// addressee); across answers the first copy is the one kept.
 func TestReceiptDedup(t *testing.T) {
 	ctx := context.Background()
 	j, _, row := trackRow(t, "uno@pec.it", "due@pec.it")
@@ -307,19 +307,72 @@ func TestReceiptDedup(t *testing.T) {
 			}
 		})
 	}
-	// Duplicates inside one call count once too.
-	got, err := j.ApplyReceipts(ctx, row.ID, []Receipt{receipt("anomaly", "x", ""), receipt("anomaly", "x", "")}, nil)
-	if err != nil || got.NewReceipts != 1 {
-		t.Errorf("duplicates in one call: %+v %v", got, err)
-	}
 	stored, _ := j.Receipts(ctx, row.ID)
 	for _, s := range stored {
 		if s.Kind == "delivery" && s.Addressee == "uno@pec.it" && s.DateText == base.DateText && s.Body != base.Body {
 			t.Errorf("kept body %q, want the first one", s.Body)
 		}
 	}
-	if len(stored) != total+1 {
-		t.Errorf("%d stored, want %d", len(stored), total+1)
+	if len(stored) != total {
+		t.Errorf("%d stored, want %d", len(stored), total)
+	}
+}
+
+// TestReceiptMultiplicity: identical entries of one answer are as many
+// receipts as entries; a later answer adds only the occurrences beyond the
+// largest count archived so far (max over answers, not sum).
+func TestReceiptMultiplicity(t *testing.T) {
+	ctx := context.Background()
+	consegna := receipt("delivery", "Mon, 2 Mar 2026 10:00:05 +0000", "")
+	accettazione := receipt("acceptance", "Mon, 2 Mar 2026 10:00:01 +0000", "")
+	times := func(r Receipt, n int) []Receipt {
+		out := make([]Receipt, n)
+		for i := range out {
+			out[i] = r
+		}
+		return out
+	}
+	answers := []struct {
+		name     string
+		receipts []Receipt
+		new      int
+	}{
+		{"two identical deliveries in one answer are two", append(times(consegna, 2), accettazione), 3},
+		{"the same answer again adds nothing", append(times(consegna, 2), accettazione), 0},
+		{"an answer listing one of them adds nothing", []Receipt{consegna}, 0},
+		{"an answer listing three adds exactly one", times(consegna, 3), 1},
+		{"three again, in another order, adds nothing", []Receipt{consegna, accettazione, consegna, consegna}, 0},
+		{"an empty answer adds nothing", nil, 0},
+	}
+	j, _, row := trackRow(t, "uno@pec.it", "due@pec.it")
+	total := 0
+	for _, a := range answers {
+		t.Run(a.name, func(t *testing.T) {
+			got, err := j.ApplyReceipts(ctx, row.ID, a.receipts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.NewReceipts != a.new {
+				t.Errorf("new = %d, want %d", got.NewReceipts, a.new)
+			}
+			total += a.new
+			if n := mustRowID(t, j.Reader, row.ID).Receipts; n != total {
+				t.Errorf("row counts %d receipts, want %d", n, total)
+			}
+		})
+	}
+	stored, err := j.Receipts(ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var occ []int
+	for _, s := range stored {
+		if s.Kind == "delivery" {
+			occ = append(occ, s.Occurrence)
+		}
+	}
+	if !slices.Equal(occ, []int{1, 2, 3}) || len(stored) != 4 {
+		t.Errorf("stored %d receipts, delivery occurrences %v; want 4 and [1 2 3]", len(stored), occ)
 	}
 }
 

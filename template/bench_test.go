@@ -23,7 +23,7 @@ func BenchmarkRenderHTMLBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := h.Execute(&buf, benchRow); err != nil {
+		if err := h.Execute(&buf, benchRow, testLimit); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -40,7 +40,7 @@ func BenchmarkRenderSubject(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := tx.Execute(&buf, benchRow); err != nil {
+		if err := tx.Execute(&buf, benchRow, testLimit); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,6 +23,16 @@
 // column; errors.Is distinguishes ErrMissingField, ErrEmptyField (required)
 // and ErrInvalidValue (euro, date).
 //
+// # Limits
+//
+// Execute takes the most bytes a template may write, and stops at the first
+// write past it with an *Error wrapping a *LimitError (errors.Is
+// ErrTooLarge). A one-line {{range 200000000}}…{{end}} is thus refused after
+// writing the limit, in milliseconds, instead of building gigabytes in
+// memory first. The limit bounds output only: a loop that writes nothing
+// still runs to its end, and a helper such as printf builds its whole result
+// before it is written.
+//
 // # Escaping
 //
 // In HTML templates every value is escaped for where it lands: "Rossi &

@@ -117,6 +117,10 @@ func execError(name string, err error) error {
 		if errors.As(err, &he) {
 			return escapeError(name, he)
 		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			return &Error{Template: name, Err: le}
+		}
 		// A failed write: the caller's writer, not the template.
 		return &Error{Template: name, Err: fmt.Errorf("write: %w", err)}
 	}

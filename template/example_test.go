@@ -16,8 +16,9 @@ func ExampleParseHTML() {
 		return
 	}
 	var b bytes.Buffer
+	// The limit is message.max_size: no row can render more than that.
 	row := template.Data{"nome": "MARIO DE ROSSI", "numero": "2026/17", "importo": "1234,5", "scadenza": "31/12/2026"}
-	if err := body.Execute(&b, row); err != nil {
+	if err := body.Execute(&b, row, 30_000_000); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -29,7 +30,7 @@ func ExampleParseHTML() {
 func ExampleParseHTML_escaping() {
 	body, _ := template.ParseHTML("corpo.html", `<p>Spett.le {{get . "Ragione sociale"}}</p>`)
 	var b bytes.Buffer
-	_ = body.Execute(&b, template.Data{"Ragione sociale": "Rossi & Figli <script>"})
+	_ = body.Execute(&b, template.Data{"Ragione sociale": "Rossi & Figli <script>"}, 30_000_000)
 	fmt.Println(b.String())
 	// Output:
 	// <p>Spett.le Rossi &amp; Figli &lt;script&gt;</p>
@@ -37,7 +38,7 @@ func ExampleParseHTML_escaping() {
 
 func ExampleText_Execute_missingField() {
 	subject, _ := template.ParseText("message.subject", "Sollecito fattura {{.nmero}}")
-	_, err := subject.ExecuteString(template.Data{"numero": "2026/17"})
+	_, err := subject.ExecuteString(template.Data{"numero": "2026/17"}, 30_000_000)
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, template.ErrMissingField))
 	// Output:
@@ -47,10 +48,21 @@ func ExampleText_Execute_missingField() {
 
 func ExampleText_Execute_required() {
 	to, _ := template.ParseText("recipients.to", `{{.pec | required "pec"}}`)
-	_, err := to.ExecuteString(template.Data{"pec": " "})
+	_, err := to.ExecuteString(template.Data{"pec": " "}, 30_000_000)
 	fmt.Println(err)
 	// Output:
 	// template recipients.to: line 1: required field "pec" is empty: fill it in for this row
+}
+
+func ExampleHTML_Execute_limit() {
+	body, _ := template.ParseHTML("corpo.html", `{{range 200000000}}AAAAAAAAAA{{end}}`)
+	var b bytes.Buffer
+	err := body.Execute(&b, template.Data{}, 1_000_000)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, template.ErrTooLarge), b.Len() <= 1_000_000)
+	// Output:
+	// template corpo.html: the output is larger than 1000000 bytes
+	// true true
 }
 
 func ExampleHTML_CheckColumns() {

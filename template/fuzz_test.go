@@ -135,7 +135,7 @@ func FuzzRenderHTML(f *testing.F) {
 		f.Fatal(err)
 	}
 	var base bytes.Buffer
-	if err := h.Execute(&base, Data{"a": "", "b": "", "Ragione sociale": ""}); err != nil {
+	if err := h.Execute(&base, Data{"a": "", "b": "", "Ragione sociale": ""}, testLimit); err != nil {
 		f.Fatal(err)
 	}
 	baseScripts := strings.Count(strings.ToLower(base.String()), "<script")
@@ -149,7 +149,7 @@ func FuzzRenderHTML(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
 		var out bytes.Buffer
-		if err := h.Execute(&out, Data{"a": a, "b": b, "Ragione sociale": a + b}); err != nil {
+		if err := h.Execute(&out, Data{"a": a, "b": b, "Ragione sociale": a + b}, testLimit); err != nil {
 			t.Fatalf("render: %v", err)
 		}
 		s := out.String()

@@ -81,7 +81,7 @@ func TestGolden(t *testing.T) {
 		for rowName, row := range c.rows {
 			t.Run(c.file+"/"+rowName, func(t *testing.T) {
 				var b bytes.Buffer
-				if err := r.Execute(&b, row); err != nil {
+				if err := r.Execute(&b, row, testLimit); err != nil {
 					t.Fatal(err)
 				}
 				golden := filepath.Join("testdata", "golden", c.file+"."+rowName+".golden")

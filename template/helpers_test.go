@@ -13,7 +13,7 @@ func renderText(t *testing.T, src string, d Data) (string, error) {
 	if err != nil {
 		t.Fatalf("ParseText(%q): %v", src, err)
 	}
-	return tt.ExecuteString(d)
+	return tt.ExecuteString(d, testLimit)
 }
 
 func renderHTML(t *testing.T, src string, d Data) (string, error) {
@@ -23,7 +23,7 @@ func renderHTML(t *testing.T, src string, d Data) (string, error) {
 		t.Fatalf("ParseHTML(%q): %v", src, err)
 	}
 	var b strings.Builder
-	err = h.Execute(&b, d)
+	err = h.Execute(&b, d, testLimit)
 	return b.String(), err
 }
 

@@ -23,8 +23,9 @@ type Renderer interface {
 	Fields() []string
 	// CheckColumns reports every referenced column missing from columns.
 	CheckColumns(columns []string) error
-	// Execute renders the template for one row into w.
-	Execute(w io.Writer, d Data) error
+	// Execute renders the template for one row into w, writing at most
+	// limit bytes.
+	Execute(w io.Writer, d Data, limit int64) error
 }
 
 var (
@@ -79,8 +80,9 @@ func ParseHTML(name, src string) (*HTML, error) {
 	h := &HTML{name: name, tmpl: t, fields: collectFields(t.Tree, lookupHTML(t))}
 	// html/template escapes lazily on the first Execute; an execution over an
 	// empty row forces it now. Only an escaping error matters here: the
-	// execution itself stops at the first field, which is expected.
-	if err := t.Execute(io.Discard, Data{}); err != nil {
+	// execution itself stops at the first field or the first byte of output
+	// (a template without fields could otherwise loop for minutes here).
+	if err := t.Execute(discardAll{}, Data{}); err != nil {
 		var he *htemplate.Error
 		if errors.As(err, &he) {
 			return nil, escapeError(name, he)
@@ -113,38 +115,45 @@ func (t *Text) CheckColumns(columns []string) error { return checkColumns(t.name
 // CheckColumns is (*Text).CheckColumns for an HTML template.
 func (t *HTML) CheckColumns(columns []string) error { return checkColumns(t.name, t.fields, columns) }
 
-// Execute renders the template for row d into w. On error the output written
-// so far is incomplete and must be discarded; the error is an *Error naming
-// the template, the line and, when known, the column.
-func (t *Text) Execute(w io.Writer, d Data) error {
-	if err := t.tmpl.Execute(w, d); err != nil {
+// Execute renders the template for row d into w, writing at most limit bytes
+// (NoLimit for a template the program trusts). Execution stops at the first
+// write that would pass the limit, so a {{range}} over a huge number costs
+// no more memory than limit and little time; the error then wraps a
+// *LimitError (errors.Is ErrTooLarge). On any error the output written so
+// far is incomplete and must be discarded; the error is an *Error naming the
+// template, the line and, when known, the column.
+func (t *Text) Execute(w io.Writer, d Data, limit int64) error {
+	if err := t.tmpl.Execute(&limitWriter{w: w, limit: limit}, d); err != nil {
 		return execError(t.name, err)
 	}
 	return nil
 }
 
-// Execute renders the template for row d into w; see (*Text).Execute.
-func (t *HTML) Execute(w io.Writer, d Data) error {
-	if err := t.tmpl.Execute(w, d); err != nil {
+// Execute renders the template for row d into w, writing at most limit
+// bytes; see (*Text).Execute.
+func (t *HTML) Execute(w io.Writer, d Data, limit int64) error {
+	if err := t.tmpl.Execute(&limitWriter{w: w, limit: limit}, d); err != nil {
 		return execError(t.name, err)
 	}
 	return nil
 }
 
-// ExecuteString renders the template for row d and returns the result; handy
-// for short templates such as the subject or the recipient list.
-func (t *Text) ExecuteString(d Data) (string, error) {
+// ExecuteString renders the template for row d and returns the result, at
+// most limit bytes long; handy for short templates such as the subject or
+// the recipient list.
+func (t *Text) ExecuteString(d Data, limit int64) (string, error) {
 	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	if err := t.Execute(&b, d, limit); err != nil {
 		return "", err
 	}
 	return b.String(), nil
 }
 
-// ExecuteString renders the template for row d and returns the result.
-func (t *HTML) ExecuteString(d Data) (string, error) {
+// ExecuteString renders the template for row d and returns the result, at
+// most limit bytes long.
+func (t *HTML) ExecuteString(d Data, limit int64) (string, error) {
 	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	if err := t.Execute(&b, d, limit); err != nil {
 		return "", err
 	}
 	return b.String(), nil

@@ -124,7 +124,7 @@ func TestExecErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = r.Execute(&bytes.Buffer{}, Data{"a": "1"})
+			err = r.Execute(&bytes.Buffer{}, Data{"a": "1"}, testLimit)
 			var te *Error
 			if !errors.As(err, &te) {
 				t.Fatalf("error %T is not *Error: %v", err, err)
@@ -145,7 +145,7 @@ func TestWriteError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tt.Execute(failingWriter{}, Data{})
+	err = tt.Execute(failingWriter{}, Data{}, testLimit)
 	if err == nil || err.Error() != "template s: write: disk full" {
 		t.Errorf("got %v", err)
 	}
@@ -161,7 +161,7 @@ func TestEmptyTemplate(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b bytes.Buffer
-		if err := r.Execute(&b, Data{"x": "1"}); err != nil || b.Len() != 0 {
+		if err := r.Execute(&b, Data{"x": "1"}, testLimit); err != nil || b.Len() != 0 {
 			t.Errorf("%s: got %q, %v", r.Name(), b.String(), err)
 		}
 		if len(r.Fields()) != 0 {
@@ -276,7 +276,7 @@ func TestConcurrentExecute(t *testing.T) {
 			for i := range 200 {
 				b.Reset()
 				d := Data{"n": "MARIO ROSSI", "i": fmt.Sprintf("%d,%02d", g*1000+i, i%100), "d": "25/11/2026"}
-				if err := h.Execute(&b, d); err != nil {
+				if err := h.Execute(&b, d, testLimit); err != nil {
 					errs <- err
 					return
 				}
@@ -309,7 +309,7 @@ func TestExecuteStringError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tx.ExecuteString(Data{})
+	got, err := tx.ExecuteString(Data{}, testLimit)
 	if got != "" || !errors.Is(err, ErrMissingField) {
 		t.Errorf("got %q, %v", got, err)
 	}

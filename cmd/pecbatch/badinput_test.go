@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -86,9 +85,11 @@ var badInputChecks = []struct {
 	check func(t *testing.T, bin string, tc badInputCase, campaignFile string)
 }{
 	{"validate", checkBadInputValidate},
+	{"run sends nothing", checkBadInputRun},
 }
 
 func TestBadInputCatalogue(t *testing.T) {
+	t.Parallel()
 	cases := badInputCases()
 	if len(cases) < 25 {
 		t.Fatalf("the catalogue has %d cases, the issue asks for at least 25", len(cases))
@@ -152,20 +153,6 @@ func badInputEnv() []string {
 		"PEC_USERNAME=user-badinput",
 		"PEC_PASSWORD=password-badinput",
 	}
-}
-
-// buildPecbatch builds the command into a temporary folder of t.
-func buildPecbatch(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pecbatch")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // materializeBadInput copies _base and then the case's own files into a

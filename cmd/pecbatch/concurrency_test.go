@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // wantLocked checks that a command was refused because another run holds
@@ -42,7 +44,7 @@ func TestConcurrentRunRefused(t *testing.T) {
 	f.mu.Lock()
 	pid := f.proc.Pid
 	f.mu.Unlock()
-	waitFor(t, 30*time.Second, "the first run's third send", func() bool { return f.requests("send") >= 3 })
+	testutil.WaitFor(t, 30*time.Second, "the first run's third send", func() bool { return f.requests("send") >= 3 })
 
 	sentBefore := len(f.sb.Sends())
 	second := f.run("run", f.file, "--yes", "--report", "-")

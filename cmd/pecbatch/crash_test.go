@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -108,12 +105,12 @@ func TestCrashExactlyOnce(t *testing.T) {
 	if len(sends) != crashRows {
 		t.Errorf("the sandbox sent %d messages for %d rows", len(sends), crashRows)
 	}
-	r, err := journal.OpenReadOnly(context.Background(), filepath.Join(dir, "campaign.journal.db"))
+	r, err := journal.OpenReadOnly(t.Context(), filepath.Join(dir, "campaign.journal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	rows, err := r.RowsInState(context.Background(), 0, journal.States()...)
+	rows, err := r.RowsInState(t.Context(), 0, journal.States()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,57 +176,6 @@ func startSandboxProcess(t *testing.T, bin string, args ...string) string {
 	}
 	t.Fatalf("the sandbox printed no URL (%v)", lines.Err())
 	return ""
-}
-
-// runPecbatch runs bin with args; with killAfter > 0 it sends SIGKILL after
-// that long if the process is still running, and returns -1 as its exit
-// status if it killed it.
-func crashRunPecbatch(t *testing.T, bin string, env []string, killAfter time.Duration, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var timer <-chan time.Time
-	if killAfter > 0 {
-		timer = time.After(killAfter)
-	}
-	select {
-	case err := <-done:
-		return exitStatus(t, err), out.String()
-	case <-timer:
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := <-done
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return -1, out.String()
-			}
-		}
-		return exitStatus(t, err), out.String()
-	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("pecbatch %v did not finish:\n%s", args, out.String())
-	}
-	return 0, ""
-}
-
-func exitStatus(t *testing.T, err error) int {
-	t.Helper()
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exitErr):
-		return exitErr.ExitCode()
-	}
-	t.Fatal(err)
-	return 0
 }
 
 type sandboxSend struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"math/rand/v2"
 	"net/http"
@@ -264,7 +263,7 @@ func chooseKillPoint(rng *rand.Rand, points []killPoint, first, pending, needSen
 // journalInitialised reports whether the journal holds a campaign (a kill
 // can come before the first run created it).
 func (f *relFixture) journalInitialised() bool {
-	ctx := context.Background()
+	ctx := f.t.Context()
 	r, err := journal.OpenReadOnly(ctx, f.journal)
 	if err != nil {
 		return false
@@ -276,7 +275,7 @@ func (f *relFixture) journalInitialised() bool {
 
 // pendingRows counts the journal's pending rows (0 before the journal exists).
 func (f *relFixture) pendingRows() int {
-	ctx := context.Background()
+	ctx := f.t.Context()
 	r, err := journal.OpenReadOnly(ctx, f.journal)
 	if err != nil {
 		return -1

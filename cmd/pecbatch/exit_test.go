@@ -12,6 +12,7 @@ import (
 )
 
 func TestExitCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -36,6 +37,7 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestRunCommandLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		args       []string
@@ -52,7 +54,7 @@ func TestRunCommandLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &stdout, &stderr)
+			err := run(t.Context(), tt.args, &stdout, &stderr)
 			code := reportError(&stderr, err)
 			if code != tt.wantCode {
 				t.Fatalf("exit status %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,12 +18,14 @@ import (
 //go:embed starter
 var starterFiles embed.FS
 
-// initOptions are the flags of pecbatch init (none yet).
-type initOptions struct{}
+// initOptions are the arguments of pecbatch init (no flags yet).
+type initOptions struct {
+	dir string
+}
 
 func newInitCommand(g *globalOptions) *cobra.Command {
 	o := &initOptions{}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "init DIR",
 		Short: "Write a small working campaign to start from",
 		Long: `init writes a starter campaign into DIR (created if missing; it must be
@@ -32,12 +35,15 @@ for everyone and a per-row rendered one. It passes 'pecbatch validate' and
 runs against the built-in sandbox as it is.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(g, args[0])
+			o.dir = args[0]
+			return runInit(cmd.Context(), g, o)
 		},
 	}
+	return cmd
 }
 
-func (o *initOptions) run(g *globalOptions, dir string) error {
+func runInit(_ context.Context, g *globalOptions, o *initOptions) error {
+	dir := o.dir
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

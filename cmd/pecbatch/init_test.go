@@ -8,7 +8,7 @@ import (
 )
 
 func TestInitWritesAValidCampaign(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "nuova")
 	stdout, stderr, code := pecbatch(t, "init", dir)
 	if code != 0 {
@@ -44,6 +44,7 @@ func TestInitWritesAValidCampaign(t *testing.T) {
 }
 
 func TestInitRefusesANonEmptyFolder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mine := filepath.Join(dir, "campaign.yaml")
 	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {

@@ -8,18 +8,25 @@ import (
 	"testing"
 )
 
-// TestImportsPointDown keeps the layout of the project: cmd → campaign →
-// template, journal, client; those three never import each other, and the
-// sandbox imports nothing of pecbatch, so that it stays an independent
-// reading of the API contract.
+// TestImportsPointDown keeps the layout of the project: cmd → campaign/runner,
+// campaign/report → campaign → template. What a campaign is (campaign) knows
+// neither the API nor the journal; the report only reads the journal; the
+// runner drives client and journal and never draws a report. template,
+// journal and client never import each other, and the sandbox imports
+// nothing of pecbatch, so that it stays an independent reading of the API
+// contract. Only cmd draws the terminal (the progress bar).
 func TestImportsPointDown(t *testing.T) {
+	t.Parallel()
 	const module = "github.com/pecbatch/pecbatch/"
+	const progressBar = "github.com/schollz/progressbar/v3"
 	allowed := map[string][]string{
-		"campaign":       {"client", "journal", "template"},
-		"client":         nil,
-		"client/sandbox": nil,
-		"journal":        nil,
-		"template":       nil,
+		"campaign":        {"template"},
+		"campaign/report": {"campaign", "journal"},
+		"campaign/runner": {"campaign", "client", "journal", "template"},
+		"client":          nil,
+		"client/sandbox":  nil,
+		"journal":         nil,
+		"template":        nil,
 	}
 	for dir, may := range allowed {
 		t.Run(dir, func(t *testing.T) {
@@ -28,6 +35,9 @@ func TestImportsPointDown(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, imp := range pkg.Imports {
+				if imp == progressBar {
+					t.Errorf("%s imports %s: only cmd draws the terminal", dir, imp)
+				}
 				own, ok := strings.CutPrefix(imp, module)
 				if ok && !slices.Contains(may, own) {
 					t.Errorf("%s imports %s: imports must point down (cmd → campaign → template, journal, client)", dir, own)

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/runner"
 	"github.com/pecbatch/pecbatch/client/sandbox"
 )
 
@@ -29,7 +29,7 @@ const (
 // campaign at it (URL, token and credentials), so nothing need be set in the
 // environment; the caller closes the returned sandbox when it is not nil.
 func loadForSending(ctx context.Context, g *globalOptions, path string, withSandbox bool) (*campaign.Campaign, *localSandbox, error) {
-	lopts := campaign.LoadOptions{LookupEnv: os.LookupEnv}
+	lopts := g.loadOptions(false)
 	var local *localSandbox
 	if withSandbox {
 		var err error
@@ -86,24 +86,27 @@ func (s *localSandbox) override() *campaign.APIOverride {
 	return &campaign.APIOverride{BaseURL: s.url, Token: s.opts.Token, Username: s.opts.Username, Password: s.opts.Password}
 }
 
-// configure makes a run use the sandbox: its own journal, started afresh
-// (the sandbox of an earlier process is gone, and with it every send it
-// knew), its endpoint identity and its fast notices.
-func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campaign.Campaign, ropts *campaign.RunOptions) error {
-	ropts.Endpoint = campaign.SandboxEndpoint
-	ropts.Journal = campaign.SandboxJournalPath(c.Sending.Journal)
-	reset, err := campaign.ResetSandboxJournal(ctx, ropts.Journal)
+// configure makes a run, a poll or a test send use the sandbox: its own
+// journal, started afresh (the sandbox of an earlier process is gone, and
+// with it every send it knew), its endpoint identity and its fast notices.
+// It returns the journal's path.
+func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campaign.Campaign, d *runner.Deps) (string, error) {
+	d.Endpoint = runner.SandboxEndpoint
+	path := runner.SandboxJournalPath(c.Sending.Journal)
+	reset, err := runner.ResetSandboxJournal(ctx, path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if reset {
-		fmt.Fprintf(g.stderr, "Sandbox: starting afresh (%s): the sandbox of an earlier run is gone with its process.\n", ropts.Journal)
+		fmt.Fprintf(g.stderr, "Sandbox: starting afresh (%s): the sandbox of an earlier run is gone with its process.\n", path)
 	}
 	fmt.Fprintf(g.stderr, "Sandbox: serving the PEC Massiva API at %s inside pecbatch; nothing leaves this machine.\n", s.url)
-	ropts.AcceptanceDelay = localAcceptDelay + localAcceptDelay/5
-	ropts.Notices = []time.Duration{localWarnAfter, localExpireAfter}
-	ropts.GiveUpAfter = localGiveUpAfter
-	return nil
+	d.Tuning = runner.Tuning{
+		AcceptanceDelay: localAcceptDelay + localAcceptDelay/5,
+		Notices:         []time.Duration{localWarnAfter, localExpireAfter},
+		GiveUpAfter:     localGiveUpAfter,
+	}
+	return path, nil
 }
 
 func (s *localSandbox) close() {

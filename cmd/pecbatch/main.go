@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"golang.org/x/term"
 )
 
 func main() {
@@ -33,9 +36,24 @@ func main() {
 }
 
 // run executes the command line args as pecbatch would, writing to stdout and
-// stderr. It is main without the process: tests call it directly.
+// stderr, with the process's stdin and environment. It is main without the
+// process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	root := newRootCommand(stdout, stderr)
+	return execute(ctx, &globalOptions{
+		stdin:          os.Stdin,
+		stdout:         stdout,
+		stderr:         stderr,
+		lookupEnv:      os.LookupEnv,
+		stdinTerminal:  func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		stderrTerminal: func() bool { return isTerminal(stderr) },
+		now:            time.Now,
+	}, args)
+}
+
+// execute runs the command line args with g: tests call it with their own
+// streams and environment.
+func execute(ctx context.Context, g *globalOptions, args []string) error {
+	root := newRootCommand(g)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
 }

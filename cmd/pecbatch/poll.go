@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/report"
+	"github.com/pecbatch/pecbatch/campaign/runner"
+	"github.com/pecbatch/pecbatch/journal"
 )
 
-// pollOptions are the flags of `pecbatch poll`.
+// pollOptions are the arguments and flags of `pecbatch poll`.
 type pollOptions struct {
+	file   string
 	report string
 }
 
@@ -30,23 +33,32 @@ report next to the journal.
 ` + exitStatusHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPoll(cmd.Context(), g, o, args[0])
+			o.file = args[0]
+			return runPoll(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.report, "report", "", `where to write the delivery report ("-": none; default: CSV and HTML next to the journal)`)
 	return cmd
 }
 
-func runPoll(ctx context.Context, g *globalOptions, o *pollOptions, path string) error {
-	c, err := campaign.LoadFile(path, campaign.LoadOptions{LookupEnv: os.LookupEnv})
+func runPoll(ctx context.Context, g *globalOptions, o *pollOptions) error {
+	c, err := campaign.LoadFile(o.file, g.loadOptions(false))
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
-	_, err = campaign.Poll(ctx, c, campaign.RunOptions{
-		Logger:   g.logger(),
-		Out:      g.stderr,
-		Terminal: isTerminal(g.stderr),
-		Report:   o.report,
-	})
+	_, err = runner.Poll(ctx, c, g.runnerDeps(o.report), runner.PollOptions{})
 	return err
+}
+
+// runnerDeps are the dependencies of the runner for a command: its logger,
+// its printer, and the delivery reports written at the end as the --report
+// flag (reportFlag) asks ("-": none).
+func (g *globalOptions) runnerDeps(reportFlag string) runner.Deps {
+	d := runner.Deps{Logger: g.logger(), Printer: g.printer()}
+	if reportFlag != "-" {
+		d.SaveReports = func(ctx context.Context, r *journal.Reader, name string) ([]string, error) {
+			return report.SaveAll(ctx, r, reportFlag, name)
+		}
+	}
+	return d
 }

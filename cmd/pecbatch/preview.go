@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,10 +22,14 @@ import (
 	"github.com/pecbatch/pecbatch/campaign"
 )
 
-// previewOptions are the flags of pecbatch preview.
+// previewOptions are the arguments and flags of pecbatch preview.
 type previewOptions struct {
-	out  string
-	rows string
+	file string
+	// rowsSet says --rows was given: rows it names that are missing are
+	// then worth a warning.
+	rowsSet bool
+	out     string
+	rows    string
 }
 
 // previewGenerator marks a folder written by preview, so that a later
@@ -77,7 +82,9 @@ first 5 rows go into preview/ beside the campaign file. An existing output
 folder is replaced only if an earlier preview wrote it.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd, g, args[0])
+			o.file = args[0]
+			o.rowsSet = cmd.Flags().Changed("rows")
+			return runPreview(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.out, "out", "", "folder to write into (default: preview/ beside the campaign file)")
@@ -85,12 +92,12 @@ folder is replaced only if an earlier preview wrote it.`,
 	return cmd
 }
 
-func (o *previewOptions) run(cmd *cobra.Command, g *globalOptions, path string) error {
+func runPreview(ctx context.Context, g *globalOptions, o *previewOptions) error {
 	sel, err := parseRowSelection(o.rows)
 	if err != nil {
 		return &usageError{fmt.Errorf("--rows: %w", err)}
 	}
-	c, err := campaign.LoadFile(path, campaign.LoadOptions{LookupEnv: os.LookupEnv, Offline: true})
+	c, err := campaign.LoadFile(o.file, g.loadOptions(true))
 	if err != nil {
 		return fmt.Errorf("preview: %w", err)
 	}
@@ -106,7 +113,7 @@ func (o *previewOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	width := max(4, len(strconv.Itoa(sel.max())))
 	seen := map[int]bool{}
 	failed := 0
-	for m, err := range c.Messages(cmd.Context(), sel.contains) {
+	for m, err := range c.Messages(ctx, sel.contains) {
 		var rowErr *campaign.RowError
 		if errors.As(err, &rowErr) {
 			failed++
@@ -136,7 +143,7 @@ func (o *previewOptions) run(cmd *cobra.Command, g *globalOptions, path string) 
 	if err := os.WriteFile(filepath.Join(out, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("preview: %w", err)
 	}
-	if missing := sel.missing(seen); len(missing) > 0 && cmd.Flags().Changed("rows") {
+	if missing := sel.missing(seen); len(missing) > 0 && o.rowsSet {
 		fmt.Fprintf(g.stderr, "warning: no row %s in %s (or skipped as duplicates)\n", missing, c.Recipients.FileName)
 	}
 	fmt.Fprintf(g.stdout, "%d messages written to %s; manifest.json lists their SHA-256\n", len(manifest.Messages), out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -25,7 +24,7 @@ func readManifest(t *testing.T, dir string) previewManifest {
 }
 
 func TestPreview(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	path := filepath.Join(examplesDir, "avviso", "campaign.yaml")
 	out := filepath.Join(t.TempDir(), "anteprima")
 	stdout, stderr, code := pecbatch(t, "preview", path, "--out", out, "--rows", "2,4-4")
@@ -43,7 +42,7 @@ func TestPreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	hashes := map[int]string{}
-	if _, err := c.Preflight(context.Background(), campaign.PreflightOptions{OnRow: func(r *campaign.RowResult) error {
+	if _, err := c.Preflight(t.Context(), campaign.PreflightOptions{OnRow: func(r *campaign.RowResult) error {
 		hashes[r.Row] = r.SHA256
 		return nil
 	}}); err != nil {
@@ -107,7 +106,7 @@ func TestPreview(t *testing.T) {
 }
 
 func TestPreviewDefaults(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "c")
 	if _, stderr, code := pecbatch(t, "init", dir); code != 0 {
 		t.Fatal(stderr)
@@ -126,7 +125,7 @@ func TestPreviewDefaults(t *testing.T) {
 }
 
 func TestPreviewProblems(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	// A starter campaign whose second row has a broken address.
 	bad := filepath.Join(t.TempDir(), "c")
 	if _, stderr, code := pecbatch(t, "init", bad); code != 0 {
@@ -174,6 +173,7 @@ func TestPreviewProblems(t *testing.T) {
 }
 
 func TestParseRowSelection(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		rows    []int

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,11 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/report"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
-// reportOptions are the flags of pecbatch report.
+// reportOptions are the arguments and flags of pecbatch report.
 type reportOptions struct {
+	file     string
 	output   string
 	format   string
 	excel    bool
@@ -56,7 +59,8 @@ journal: it lists personal data.
 The API token and the mailbox credentials are not needed.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReport(cmd, g, o, args[0])
+			o.file = args[0]
+			return runReport(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -64,15 +68,15 @@ The API token and the mailbox credentials are not needed.`,
 	f.StringVar(&o.format, "format", "", "csv or html (default: from the -o file's extension, else csv)")
 	f.BoolVar(&o.excel, "excel", false, "CSV for Excel: UTF-8 byte order mark, ';' separator, CRLF line endings")
 	f.StringVar(&o.timeZone, "time-zone", "", "time zone of the times, such as Europe/Rome (default: this computer's)")
-	f.IntVar(&o.maxRows, "max-html-rows", campaign.DefaultMaxHTMLRows, "recipients listed in the HTML table (0: all)")
+	f.IntVar(&o.maxRows, "max-html-rows", report.DefaultMaxHTMLRows, "recipients listed in the HTML table (0: all)")
 	return cmd
 }
 
 // reportFormat chooses the format from the flags: --format wins, then the
 // extension of -o, then CSV.
-func (o *reportOptions) reportFormat() (campaign.ReportFormat, error) {
+func (o *reportOptions) reportFormat() (report.Format, error) {
 	if o.format != "" {
-		f, err := campaign.ParseReportFormat(o.format)
+		f, err := report.ParseFormat(o.format)
 		if err != nil {
 			return "", &usageError{fmt.Errorf("--format: %w", err)}
 		}
@@ -80,50 +84,49 @@ func (o *reportOptions) reportFormat() (campaign.ReportFormat, error) {
 	}
 	switch strings.ToLower(filepath.Ext(o.output)) {
 	case ".html", ".htm":
-		return campaign.ReportHTML, nil
+		return report.HTML, nil
 	}
-	return campaign.ReportCSV, nil
+	return report.CSV, nil
 }
 
-func (o *reportOptions) reportOptions() (campaign.ReportOptions, error) {
+func (o *reportOptions) reportOptions() (report.Options, error) {
 	format, err := o.reportFormat()
 	if err != nil {
-		return campaign.ReportOptions{}, err
+		return report.Options{}, err
 	}
-	if o.excel && format != campaign.ReportCSV {
-		return campaign.ReportOptions{}, &usageError{errors.New("--excel applies to the CSV report only")}
+	if o.excel && format != report.CSV {
+		return report.Options{}, &usageError{errors.New("--excel applies to the CSV report only")}
 	}
 	if o.maxRows < 0 {
-		return campaign.ReportOptions{}, &usageError{errors.New("--max-html-rows cannot be negative")}
+		return report.Options{}, &usageError{errors.New("--max-html-rows cannot be negative")}
 	}
-	opts := campaign.ReportOptions{Format: format, Excel: o.excel, MaxHTMLRows: o.maxRows}
+	opts := report.Options{Format: format, Excel: o.excel, MaxHTMLRows: o.maxRows}
 	if o.maxRows == 0 {
 		opts.MaxHTMLRows = -1
 	}
 	if o.timeZone != "" {
 		loc, err := time.LoadLocation(o.timeZone)
 		if err != nil {
-			return campaign.ReportOptions{}, &usageError{fmt.Errorf("--time-zone %q: not a time zone name: use one such as Europe/Rome or UTC", o.timeZone)}
+			return report.Options{}, &usageError{fmt.Errorf("--time-zone %q: not a time zone name: use one such as Europe/Rome or UTC", o.timeZone)}
 		}
 		opts.Location = loc
 	}
 	return opts, nil
 }
 
-func runReport(cmd *cobra.Command, g *globalOptions, o *reportOptions, file string) error {
-	ctx := cmd.Context()
+func runReport(ctx context.Context, g *globalOptions, o *reportOptions) error {
 	opts, err := o.reportOptions()
 	if err != nil {
 		return err
 	}
 	// Offline: the report never contacts the API, so unset credentials
 	// are no obstacle.
-	c, err := campaign.LoadFile(file, campaign.LoadOptions{LookupEnv: os.LookupEnv, Offline: true})
+	c, err := campaign.LoadFile(o.file, g.loadOptions(true))
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	if _, err := os.Stat(c.Sending.Journal); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with 'pecbatch run %s'", c.Sending.Journal, file)
+		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with 'pecbatch run %s'", c.Sending.Journal, o.file)
 	}
 	r, err := journal.OpenReadOnly(ctx, c.Sending.Journal)
 	if err != nil {
@@ -133,12 +136,12 @@ func runReport(cmd *cobra.Command, g *globalOptions, o *reportOptions, file stri
 	g.logger().Debug("report", "journal", c.Sending.Journal, "format", opts.Format, "excel", opts.Excel)
 
 	if o.output == "-" {
-		if err := campaign.WriteReport(ctx, r, g.stdout, opts); err != nil {
+		if err := report.Write(ctx, r, g.stdout, opts); err != nil {
 			return err
 		}
 		return nil
 	}
-	path, err := campaign.SaveReport(ctx, r, o.output, opts)
+	path, err := report.Save(ctx, r, o.output, opts)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -51,7 +50,7 @@ func reportCampaign(t *testing.T, noJournal bool) string {
 	if noJournal {
 		return filepath.Join(dir, "campaign.yaml")
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	now := time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC)
 	j, err := journal.Open(ctx, filepath.Join(dir, "campaign.journal.db"), journal.WithNow(func() time.Time { return now }))
 	if err != nil {
@@ -95,14 +94,8 @@ func reportCampaign(t *testing.T, noJournal bool) string {
 	return filepath.Join(dir, "campaign.yaml")
 }
 
-func runPecbatch(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err := run(context.Background(), args, &out, &errb)
-	return reportError(&errb, err), out.String(), errb.String()
-}
-
 func TestReportCommand(t *testing.T) {
+	t.Parallel()
 	camp := reportCampaign(t, false)
 	dir := filepath.Dir(camp)
 
@@ -164,7 +157,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("while a run holds the journal", func(t *testing.T) {
-		j, err := journal.Open(context.Background(), filepath.Join(dir, "campaign.journal.db"))
+		j, err := journal.Open(t.Context(), filepath.Join(dir, "campaign.journal.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,6 +189,7 @@ func TestReportCommand(t *testing.T) {
 }
 
 func TestReportCommandNoJournal(t *testing.T) {
+	t.Parallel()
 	camp := reportCampaign(t, true)
 	code, _, stderr := runPecbatch(t, "report", camp)
 	if code != 1 || !strings.Contains(stderr, "has not been run yet") || !strings.Contains(stderr, "pecbatch run") {

@@ -4,16 +4,35 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pecbatch/pecbatch/campaign"
 )
 
-// globalOptions holds what every subcommand shares: the output streams and the
-// logging flags.
+// globalOptions holds what every subcommand shares: the process's streams
+// and environment (main passes the real ones, tests their own, so that
+// command tests run in parallel) and the logging flags.
 type globalOptions struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
-	logFormat      string
-	verbose        bool
+	// lookupEnv reads the environment (the campaign file's ${VAR}s).
+	lookupEnv func(string) (string, bool)
+	// stdinTerminal and stderrTerminal say whether stdin (the confirmation)
+	// and stderr (the progress bar) are terminals.
+	stdinTerminal, stderrTerminal func() bool
+	// now is the time of the progress display.
+	now func() time.Time
+
+	logFormat string
+	verbose   bool
+}
+
+// loadOptions are the campaign.LoadOptions of a command; offline when the
+// API credentials are not needed.
+func (g *globalOptions) loadOptions(offline bool) campaign.LoadOptions {
+	return campaign.LoadOptions{LookupEnv: g.lookupEnv, Offline: offline}
 }
 
 // logger returns the diagnostics logger, on stderr, as the flags ask.
@@ -29,8 +48,7 @@ func (g *globalOptions) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, opts))
 }
 
-func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	g := &globalOptions{stdout: stdout, stderr: stderr}
+func newRootCommand(g *globalOptions) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pecbatch",
 		Short: "Send certified e-mail (PEC) in bulk through PEC Massiva, exactly once",
@@ -63,8 +81,9 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 			return nil
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.SetIn(g.stdin)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "diagnostics format on stderr: text or json")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log diagnostics in detail")

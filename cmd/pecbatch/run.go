@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/runner"
 )
 
-// runOptions are the flags of `pecbatch run`.
+// runOptions are the arguments and flags of `pecbatch run`.
 type runOptions struct {
+	file          string
 	yes           bool
 	limit         int
 	noWait        bool
@@ -25,15 +26,10 @@ type runOptions struct {
 	allowChanges  bool
 	sandbox       bool
 	report        string
-
-	// stdin answers the confirmation; stdinTerminal says whether it is a
-	// terminal (tests replace both).
-	stdin         io.Reader
-	stdinTerminal func() bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
-	o := &runOptions{stdin: os.Stdin, stdinTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }}
+	o := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run CAMPAIGN.yaml",
 		Short: "Send a campaign, exactly once per row, and track every message until it is final",
@@ -59,7 +55,8 @@ leaves the machine), with a journal of its own that starts afresh each time.
 ` + exitStatusHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRun(cmd.Context(), g, o, args[0])
+			o.file = args[0]
+			return runRun(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
@@ -73,51 +70,47 @@ leaves the machine), with a journal of its own that starts afresh each time.
 	return cmd
 }
 
-func runRun(ctx context.Context, g *globalOptions, o *runOptions, path string) error {
+func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 	if o.limit < 0 {
 		return &usageError{errors.New("--limit must be 0 (all) or more")}
 	}
 	// Refuse before preflight and before a journal is created: without a
 	// terminal nobody can answer the question.
-	if !o.yes && !o.stdinTerminal() {
+	if !o.yes && !g.stdinTerminal() {
 		return &usageError{errors.New("run asks for confirmation before sending, but standard input is not a terminal: " +
 			"run again with --yes")}
 	}
-	log := g.logger()
-	c, local, err := loadForSending(ctx, g, path, o.sandbox)
+	c, local, err := loadForSending(ctx, g, o.file, o.sandbox)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	if local != nil {
 		defer local.close()
 	}
-	ropts := campaign.RunOptions{
+	d := g.runnerDeps(o.report)
+	ropts := runner.RunOptions{
 		Limit:         o.limit,
 		NoWait:        o.noWait,
 		ResendUnknown: o.resendUnknown,
 		AllowChanges:  o.allowChanges,
-		Logger:        log,
-		Out:           g.stderr,
-		Terminal:      isTerminal(g.stderr),
-		Report:        o.report,
 	}
 	if local != nil {
-		if err := local.configure(ctx, g, c, &ropts); err != nil {
+		if ropts.Journal, err = local.configure(ctx, g, c, &d); err != nil {
 			return err
 		}
 	}
 	if !o.yes {
-		ropts.Confirm = o.confirm(g)
+		ropts.Confirm = confirm(g)
 	}
-	_, err = campaign.Run(ctx, c, ropts)
+	_, err = runner.Run(ctx, c, d, ropts)
 	return err
 }
 
 // confirm asks on the terminal before the first send.
-func (o *runOptions) confirm(g *globalOptions) func(campaign.Plan) (bool, error) {
-	return func(p campaign.Plan) (bool, error) {
+func confirm(g *globalOptions) func(runner.Plan) (bool, error) {
+	return func(p runner.Plan) (bool, error) {
 		fmt.Fprintf(g.stderr, "Send %d message(s) to %s now? [y/N] ", p.ToSend, p.Endpoint)
-		line, err := bufio.NewReader(o.stdin).ReadString('\n')
+		line, err := bufio.NewReader(g.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return false, err
 		}

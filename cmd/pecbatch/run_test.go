@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -62,6 +61,7 @@ tracking:
 // and its path printed; status reads that journal; a second --sandbox run
 // starts afresh.
 func TestRunCommandSandbox(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 3)
 	dir := filepath.Dir(file)
 	code, _, stderr := runPecbatch(t, "run", file, "--sandbox", "--yes")
@@ -101,6 +101,7 @@ func TestRunCommandSandbox(t *testing.T) {
 // TestRunCommandNeedsConfirmation: without a terminal and without --yes,
 // run refuses before sending anything, and before creating a journal.
 func TestRunCommandNeedsConfirmation(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 2)
 	code, _, stderr := runPecbatch(t, "run", file, "--sandbox")
 	if code != exitInvalid || !strings.Contains(stderr, "--yes") {
@@ -112,6 +113,7 @@ func TestRunCommandNeedsConfirmation(t *testing.T) {
 }
 
 func TestRunCommandUsage(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 1)
 	tests := []struct {
 		name string
@@ -134,6 +136,7 @@ func TestRunCommandUsage(t *testing.T) {
 }
 
 func TestTestSendCommand(t *testing.T) {
+	t.Parallel()
 	file := runCmdCampaign(t, 2)
 	code, _, stderr := runPecbatch(t, "test-send", file, "--to", "Me@PEC.example.it", "--row", "2", "--sandbox")
 	if code != 0 || !strings.Contains(stderr, `"[TEST] Comunicazione R02"`) || !strings.Contains(stderr, "me@pec.example.it") {
@@ -144,51 +147,44 @@ func TestTestSendCommand(t *testing.T) {
 // TestPollCommand: run --no-wait sends and returns; poll tracks the rest;
 // a run while another holds the journal refuses with a clear message.
 func TestPollCommand(t *testing.T) {
+	t.Parallel()
 	opts := sandbox.DefaultOptions()
 	opts.AcceptDelay, opts.DeliverDelay, opts.SendRate = 50*time.Millisecond, 150*time.Millisecond, 0
 	sb := sandbox.New(opts)
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
-	t.Setenv("PECMASSIVA_URL", srv.URL)
-	t.Setenv("PECMASSIVA_TOKEN", opts.Token)
-	t.Setenv("PEC_USERNAME", opts.Username)
-	t.Setenv("PEC_PASSWORD", opts.Password)
+	env := map[string]string{"PECMASSIVA_URL": srv.URL, "PECMASSIVA_TOKEN": opts.Token,
+		"PEC_USERNAME": opts.Username, "PEC_PASSWORD": opts.Password}
 	file := runCmdCampaign(t, 3)
 
-	code, _, stderr := runPecbatch(t, "run", file, "--yes", "--no-wait", "--report", "-")
+	_, stderr, code := pecbatchEnv(t, env, "run", file, "--yes", "--no-wait", "--report", "-")
 	if code != 0 || len(sb.Sends()) != 3 {
 		t.Fatalf("run --no-wait: exit %d, %d sends\n%s", code, len(sb.Sends()), stderr)
 	}
-	code, _, stderr = runPecbatch(t, "poll", file)
+	_, stderr, code = pecbatchEnv(t, env, "poll", file)
 	if code != 0 || !strings.Contains(stderr, "Rows: 3 delivered") || !strings.Contains(stderr, "Report: ") {
 		t.Fatalf("poll: exit %d\n%s", code, stderr)
 	}
 
-	j, err := journal.Open(context.Background(), filepath.Join(filepath.Dir(file), "campaign.journal.db"))
+	j, err := journal.Open(t.Context(), filepath.Join(filepath.Dir(file), "campaign.journal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	code, _, stderr = runPecbatch(t, "run", file, "--yes")
+	_, stderr, code = pecbatchEnv(t, env, "run", file, "--yes")
 	if code != exitError || !strings.Contains(stderr, "holds the journal") || len(sb.Sends()) != 3 {
 		t.Errorf("run while the journal is held: exit %d, %d sends\n%s", code, len(sb.Sends()), stderr)
 	}
-	code, stdout, _ := runPecbatch(t, "status", file)
+	stdout, _, code := pecbatchEnv(t, env, "status", file)
 	if code != 0 || !strings.Contains(stdout, "3 row(s), 3 final") {
 		t.Errorf("status while the journal is held: exit %d\n%s", code, stdout)
 	}
 }
 
-// The bad-input catalogue (badinput_test.go) also runs every case through
-// `pecbatch run` against a sandbox: a broken campaign ends with exit
-// status 2 and nothing sent; a positive control sends its first row.
-func init() {
-	badInputChecks = append(badInputChecks, struct {
-		name  string
-		check func(t *testing.T, bin string, tc badInputCase, campaignFile string)
-	}{"run sends nothing", checkBadInputRun})
-}
-
+// checkBadInputRun runs a case of the bad-input catalogue
+// (badinput_test.go) through `pecbatch run` against a sandbox: a broken
+// campaign ends with exit status 2 and nothing sent; a positive control
+// sends its first row.
 func checkBadInputRun(t *testing.T, bin string, tc badInputCase, campaignFile string) {
 	opts := sandbox.DefaultOptions()
 	opts.SendRate = 0

@@ -45,7 +45,7 @@ Stop with Ctrl-C.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("seed") {
-				o.Seed = time.Now().UnixNano()
+				o.Seed = g.now().UnixNano()
 			}
 			return runSandbox(cmd.Context(), g, o)
 		},

@@ -46,7 +46,7 @@ func (w *lineWriter) String() string {
 func startSandbox(t *testing.T, args ...string) (url string, out *lineWriter, stop func() error) {
 	t.Helper()
 	out = &lineWriter{url: make(chan string, 1)}
-	g := &globalOptions{stdout: out, stderr: io.Discard, logFormat: "text"}
+	g := testGlobals(nil, out, io.Discard)
 	cmd := newSandboxCommand(g)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
@@ -81,6 +81,7 @@ func startSandbox(t *testing.T, args ...string) (url string, out *lineWriter, st
 }
 
 func TestSandboxCommandServesAndStops(t *testing.T) {
+	t.Parallel()
 	url, out, stop := startSandbox(t, "--addr", "127.0.0.1:0", "--seed", "5", "--token", "tok", "--deliver-delay", "0s", "--accept-delay", "0s")
 	for _, want := range []string{"token:     tok", "username:  sandbox@pec.sandbox.test", "password:  sandbox", "seed 5"} {
 		if !strings.Contains(out.String(), want) {
@@ -131,6 +132,7 @@ func TestSandboxCommandServesAndStops(t *testing.T) {
 }
 
 func TestSandboxCommandTimeScale(t *testing.T) {
+	t.Parallel()
 	url, _, _ := startSandbox(t, "--addr", "127.0.0.1:0", "--time-scale", "36000", "--send-rate", "1")
 	send := func() int {
 		body := `{"sender":"sandbox@pec.sandbox.test","recipient":"x@slow.sandbox.test","subject":"Prova","body":"Ciao","username":"sandbox@pec.sandbox.test","password":"sandbox"}`
@@ -153,6 +155,7 @@ func TestSandboxCommandTimeScale(t *testing.T) {
 }
 
 func TestSandboxCommandRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -174,7 +177,7 @@ func TestSandboxCommandRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			cmd := newSandboxCommand(&globalOptions{stdout: &out, stderr: io.Discard, logFormat: "text"})
+			cmd := newSandboxCommand(testGlobals(nil, &out, io.Discard))
 			cmd.SetArgs(tc.args)
 			cmd.SetOut(io.Discard)
 			cmd.SetErr(io.Discard)

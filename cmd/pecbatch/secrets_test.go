@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // Recognisable secrets: if one of them shows up anywhere, it leaked.
@@ -222,7 +224,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	g := demoFixture(t, bin, "4/s")
 	g.extraEnv = []string{"GOTRACEBACK=system"}
 	wait := g.start("run", g.file, "--yes", "--verbose")
-	waitFor(t, 30*time.Second, "two sends", func() bool { return len(g.sb.Sends()) >= 2 })
+	testutil.WaitFor(t, 30*time.Second, "two sends", func() bool { return len(g.sb.Sends()) >= 2 })
 	for _, name := range []string{"campaign.journal.db", "campaign.journal.db-wal"} {
 		data, err := os.ReadFile(filepath.Join(g.dir, name))
 		if err != nil {

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/runner"
 )
 
-// statusOptions are the flags of `pecbatch status`.
+// statusOptions are the arguments and flags of `pecbatch status`.
 type statusOptions struct {
+	file    string
 	json    bool
 	sandbox bool
 }
@@ -29,25 +31,30 @@ reads, so it works while a run is going on. The API credentials are not
 needed.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := campaign.LoadFile(args[0], campaign.LoadOptions{LookupEnv: os.LookupEnv, Offline: true})
-			if err != nil {
-				return fmt.Errorf("status: %w", err)
-			}
-			journal := c.Sending.Journal
-			if o.sandbox {
-				journal = campaign.SandboxJournalPath(journal)
-			}
-			st, err := campaign.Status(cmd.Context(), c, journal)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return st.WriteJSON(g.stdout)
-			}
-			return st.WriteText(g.stdout, time.Local)
+			o.file = args[0]
+			return runStatus(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the status as JSON")
 	cmd.Flags().BoolVar(&o.sandbox, "sandbox", false, "show the journal of the last 'run --sandbox'")
 	return cmd
+}
+
+func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
+	c, err := campaign.LoadFile(o.file, g.loadOptions(true))
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	journal := c.Sending.Journal
+	if o.sandbox {
+		journal = runner.SandboxJournalPath(journal)
+	}
+	st, err := runner.Status(ctx, c, journal)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return st.WriteJSON(g.stdout)
+	}
+	return st.WriteText(g.stdout, time.Local)
 }

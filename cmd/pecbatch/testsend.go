@@ -7,11 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/runner"
 )
 
-// testSendOptions are the flags of `pecbatch test-send`.
+// testSendOptions are the arguments and flags of `pecbatch test-send`.
 type testSendOptions struct {
+	file    string
 	to      string
 	row     int
 	sandbox bool
@@ -29,7 +30,8 @@ campaign. It is recorded in the campaign's journal as an event, not as a
 campaign row: the row is still sent by run.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTestSend(cmd.Context(), g, o, args[0])
+			o.file = args[0]
+			return runTestSend(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "the test address (required)")
@@ -38,26 +40,26 @@ campaign row: the row is still sent by run.`,
 	return cmd
 }
 
-func runTestSend(ctx context.Context, g *globalOptions, o *testSendOptions, path string) error {
+func runTestSend(ctx context.Context, g *globalOptions, o *testSendOptions) error {
 	if o.to == "" {
 		return &usageError{errors.New("--to is required: the address the test message goes to")}
 	}
 	if o.row < 1 {
 		return &usageError{errors.New("--row must be 1 or more")}
 	}
-	log := g.logger()
-	c, local, err := loadForSending(ctx, g, path, o.sandbox)
+	c, local, err := loadForSending(ctx, g, o.file, o.sandbox)
 	if err != nil {
 		return fmt.Errorf("test-send: %w", err)
 	}
 	if local != nil {
 		defer local.close()
 	}
-	ropts := campaign.RunOptions{Logger: log, Out: g.stderr}
+	d := runner.Deps{Logger: g.logger(), Printer: g.printer()}
+	topts := runner.TestSendOptions{To: o.to, Row: o.row}
 	if local != nil {
-		ropts.Endpoint = campaign.SandboxEndpoint
-		ropts.Journal = campaign.SandboxJournalPath(c.Sending.Journal)
+		d.Endpoint = runner.SandboxEndpoint
+		topts.Journal = runner.SandboxJournalPath(c.Sending.Journal)
 	}
-	_, err = campaign.TestSend(ctx, c, o.to, o.row, ropts)
+	_, err = runner.TestSend(ctx, c, d, topts)
 	return err
 }

@@ -1,16 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pecbatch/pecbatch/campaign"
 )
 
-// validateOptions are the flags of pecbatch validate.
+// validateOptions are the arguments and flags of pecbatch validate.
 type validateOptions struct {
+	file      string
 	maxListed int
 	workers   int
 }
@@ -35,22 +36,25 @@ api.token, sender.username or sender.password is only a warning here.
 Exit status 0 when nothing is wrong, 2 when anything is.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := campaign.ValidateFile(cmd.Context(), args[0],
-				campaign.LoadOptions{LookupEnv: os.LookupEnv, Offline: true},
-				campaign.PreflightOptions{Workers: o.workers})
-			if err != nil {
-				return fmt.Errorf("validate: %w", err)
-			}
-			if err := rep.WriteText(g.stdout, campaign.TextOptions{MaxListed: o.maxListed}); err != nil {
-				return fmt.Errorf("validate: %w", err)
-			}
-			if !rep.OK() {
-				return fmt.Errorf("validate: %w: %w", campaign.ErrInvalidInput, errReported)
-			}
-			return nil
+			o.file = args[0]
+			return runValidate(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().IntVar(&o.maxListed, "max-problems", 50, "list at most this many problems (all are counted)")
 	cmd.Flags().IntVar(&o.workers, "workers", 0, "rows checked at once (0: one per CPU, at most 4)")
 	return cmd
+}
+
+func runValidate(ctx context.Context, g *globalOptions, o *validateOptions) error {
+	rep, err := campaign.ValidateFile(ctx, o.file, g.loadOptions(true), campaign.PreflightOptions{Workers: o.workers})
+	if err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
+	if err := rep.WriteText(g.stdout, campaign.TextOptions{MaxListed: o.maxListed}); err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("validate: %w: %w", campaign.ErrInvalidInput, errReported)
+	}
+	return nil
 }

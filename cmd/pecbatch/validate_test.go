@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 // update makes the golden-file tests rewrite their files: go test -update.
@@ -37,39 +34,8 @@ func checkCmdGolden(t *testing.T, name string, got []byte) {
 // examplesDir is the repository's examples folder.
 const examplesDir = "../../examples"
 
-// pecbatch runs the command line in process and returns its output and
-// exit status, as main would.
-func pecbatch(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCommand(&out, &errOut)
-	// The commands of this file are registered by root.go; until they are,
-	// add them here so these tests run against the same code.
-	g := &globalOptions{stdout: &out, stderr: &errOut, logFormat: "text"}
-	for name, mk := range map[string]func(*globalOptions) *cobra.Command{
-		"validate": newValidateCommand, "preview": newPreviewCommand, "init": newInitCommand,
-	} {
-		if c, _, err := root.Find([]string{name}); err != nil || c == root {
-			root.AddCommand(mk(g))
-		}
-	}
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	code = reportError(&errOut, err)
-	return out.String(), errOut.String(), code
-}
-
-// offlineEnv sets the API variables the examples name to recognisable,
-// harmless values, so the output does not depend on the caller's shell.
-func offlineEnv(t *testing.T) {
-	t.Setenv("PECMASSIVA_URL", "")
-	t.Setenv("PECMASSIVA_TOKEN", "token-for-tests")
-	t.Setenv("PEC_USERNAME", "user-for-tests")
-	t.Setenv("PEC_PASSWORD", "password-for-tests")
-}
-
 func TestValidateExamples(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	entries, err := os.ReadDir(examplesDir)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +59,7 @@ func TestValidateExamples(t *testing.T) {
 }
 
 func TestValidateBrokenExample(t *testing.T) {
-	offlineEnv(t)
+	t.Parallel()
 	stdout, stderr, code := pecbatch(t, "validate", filepath.Join(examplesDir, "broken", "campaign.yaml"))
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\nstderr:\n%s", code, stderr)
@@ -105,11 +71,8 @@ func TestValidateBrokenExample(t *testing.T) {
 }
 
 func TestValidateWithoutCredentials(t *testing.T) {
-	for _, k := range []string{"PECMASSIVA_URL", "PECMASSIVA_TOKEN", "PEC_USERNAME", "PEC_PASSWORD"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	stdout, _, code := pecbatch(t, "validate", filepath.Join(examplesDir, "solleciti", "campaign.yaml"))
+	t.Parallel()
+	stdout, _, code := pecbatchEnv(t, nil, "validate", filepath.Join(examplesDir, "solleciti", "campaign.yaml"))
 	if code != 0 {
 		t.Fatalf("validate needs no credentials, but exited %d:\n%s", code, stdout)
 	}
@@ -121,6 +84,7 @@ func TestValidateWithoutCredentials(t *testing.T) {
 }
 
 func TestValidateUsage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		code int

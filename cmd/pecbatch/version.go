@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -8,16 +9,24 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// versionOptions are the flags of pecbatch version (none yet).
+type versionOptions struct{}
+
 func newVersionCommand(g *globalOptions) *cobra.Command {
+	o := &versionOptions{}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of pecbatch",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintln(g.stdout, versionString())
-			return nil
+			return runVersion(cmd.Context(), g, o)
 		},
 	}
+}
+
+func runVersion(_ context.Context, g *globalOptions, _ *versionOptions) error {
+	fmt.Fprintln(g.stdout, versionString())
+	return nil
 }
 
 // versionString describes this build from the information Go embeds in

@@ -1,0 +1,169 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/journal"
+)
+
+// maxAttention bounds the rows `status` lists by name.
+const maxAttention = 50
+
+// StatusReport is how a campaign stands, from its journal: what `pecbatch
+// status` shows. It is read without the run lock, so it works while a run
+// is going on.
+type StatusReport struct {
+	Campaign string `json:"campaign"`
+	Journal  string `json:"journal"`
+	Endpoint string `json:"endpoint"`
+	Sender   string `json:"sender"`
+	// Rows is the number of rows; Counts the rows in each state.
+	Rows   int            `json:"rows"`
+	Counts map[string]int `json:"counts"`
+	// Final is the number of rows in a final state.
+	Final int `json:"final"`
+	// Created, Started, LastSubmitted and Finished are the campaign's
+	// times (zero: not yet).
+	Created       time.Time `json:"created"`
+	Started       time.Time `json:"started,omitzero"`
+	LastSubmitted time.Time `json:"last_submitted,omitzero"`
+	Finished      time.Time `json:"finished,omitzero"`
+	// NextPoll is when the next row is due for a receipts poll (zero: none
+	// left to track, or PollDue).
+	NextPoll time.Time `json:"next_poll,omitzero"`
+	// PollDue says a row is due for a poll now.
+	PollDue bool `json:"poll_due,omitempty"`
+	// SendingETA estimates the time left to send the pending rows at
+	// sending.rate.
+	SendingETA time.Duration `json:"sending_eta_ns"`
+	// Attention lists the rows a person should look at (unknown,
+	// interrupted in sending, rejected), at most 50; AttentionCount counts
+	// them all.
+	Attention      []AttentionRow `json:"attention"`
+	AttentionCount int            `json:"attention_count"`
+}
+
+// AttentionRow is a row that needs a person's attention.
+type AttentionRow struct {
+	Row        int      `json:"row"`
+	Key        string   `json:"key"`
+	State      string   `json:"state"`
+	Recipients []string `json:"recipients"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// Status reads how the campaign stands from its journal (journalPath, or
+// the campaign's sending.journal when empty).
+func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*StatusReport, error) {
+	if journalPath == "" {
+		journalPath = c.Sending.Journal
+	}
+	r, err := journal.OpenReadOnly(ctx, journalPath)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	defer r.Close()
+	m, err := r.Meta(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st := &StatusReport{Campaign: m.Campaign, Journal: r.Path(), Endpoint: m.Endpoint, Sender: m.Sender,
+		Counts: map[string]int{}, Attention: []AttentionRow{}}
+	counts, err := r.Counts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	for _, s := range journal.States() {
+		st.Counts[string(s)] = counts[s]
+	}
+	st.Rows, st.Final = counts.Total(), counts.Final()
+	times, err := r.Times(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.Created, st.Started, st.LastSubmitted, st.Finished = times.Created, times.Started, times.LastSubmitted, times.Finished
+	next, ok, err := r.NextPoll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.NextPoll, st.PollDue = next, ok && next.IsZero()
+	if n := counts[journal.StatePending]; n > 0 {
+		st.SendingETA = time.Duration(n) * c.Sending.Rate.Interval()
+	}
+	for _, s := range journal.AttentionStates() {
+		st.AttentionCount += counts[s]
+	}
+	rows, err := r.NeedsAttention(ctx, maxAttention)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	for _, row := range rows {
+		st.Attention = append(st.Attention, AttentionRow{
+			Row: row.RowNumber, Key: row.Key, State: string(row.State), Recipients: row.Recipients, Error: row.LastError,
+		})
+	}
+	return st, nil
+}
+
+// WriteJSON writes the report as one JSON object.
+func (s *StatusReport) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteText writes the report for people, times in loc.
+func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Campaign %q (journal %s)\n", s.Campaign, s.Journal)
+	fmt.Fprintf(&b, "  endpoint %s, sender %s\n", s.Endpoint, s.Sender)
+	fmt.Fprintf(&b, "  %d row(s), %d final\n", s.Rows, s.Final)
+	for _, st := range journal.States() {
+		if n := s.Counts[string(st)]; n > 0 {
+			fmt.Fprintf(&b, "    %-26s %d\n", st, n)
+		}
+	}
+	when := func(label string, t time.Time) {
+		if !t.IsZero() {
+			fmt.Fprintf(&b, "  %-15s %s\n", label, t.In(loc).Format("2006-01-02 15:04:05 MST"))
+		}
+	}
+	when("created", s.Created)
+	when("started", s.Started)
+	when("last submitted", s.LastSubmitted)
+	when("finished", s.Finished)
+	if s.Finished.IsZero() {
+		when("next poll", s.NextPoll)
+		if s.PollDue {
+			fmt.Fprintf(&b, "  %-15s now\n", "next poll")
+		}
+	}
+	if s.SendingETA > 0 {
+		fmt.Fprintf(&b, "  %d row(s) still to send: about %s at sending.rate\n", s.Counts[string(journal.StatePending)], campaign.FormatDuration(s.SendingETA))
+	}
+	if s.AttentionCount > 0 {
+		fmt.Fprintf(&b, "\nRows that need attention (%d):\n", s.AttentionCount)
+		for _, a := range s.Attention {
+			fmt.Fprintf(&b, "  row %d (key %q, %s) %s", a.Row, a.Key, strings.Join(a.Recipients, ", "), a.State)
+			if a.Error != "" {
+				fmt.Fprintf(&b, ": %s", a.Error)
+			}
+			b.WriteByte('\n')
+		}
+		if s.AttentionCount > len(s.Attention) {
+			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.AttentionCount-len(s.Attention))
+		}
+		if s.Counts[string(journal.StateUnknown)]+s.Counts[string(journal.StateSending)] > 0 {
+			b.WriteString("  unknown: the send may or may not have happened; `pecbatch run` reconciles them from the mailbox,\n" +
+				"  and `pecbatch run --resend-unknown` sends again those not found within sending.reconcile_window.\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

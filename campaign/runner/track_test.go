@@ -1,0 +1,449 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client/sandbox"
+	"github.com/pecbatch/pecbatch/internal/testutil"
+	"github.com/pecbatch/pecbatch/journal"
+)
+
+// testClock is a manual clock shared by the runner, the journal and the
+// sandbox. Frozen, time moves only on Advance; jumping, every wait moves
+// time forward at once to its end, so that tracking a campaign through its
+// 12 h and 24 h notices takes milliseconds, in the order a real clock
+// would give.
+type testClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	jump    bool
+	waiters []clockWaiter
+}
+
+type clockWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: t0} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if c.jump && d > 0 {
+		c.advanceLocked(d)
+		d = 0
+	}
+	at := c.now.Add(max(d, 0))
+	if !at.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, clockWaiter{at: at, ch: ch})
+	return ch
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceLocked(d)
+}
+
+func (c *testClock) advanceLocked(d time.Duration) {
+	c.now = c.now.Add(d)
+	c.waiters = slices.DeleteFunc(c.waiters, func(w clockWaiter) bool {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+			return true
+		}
+		return false
+	})
+}
+
+func (c *testClock) setJump(on bool) {
+	c.mu.Lock()
+	c.jump = on
+	c.mu.Unlock()
+}
+
+// domainCampaign is a row per outcome of the sandbox's domain table, and a
+// row with three recipients of mixed outcomes.
+var domainCampaign = []string{
+	"D01,dest@pec.example.it,Consegna",
+	"D02,casella@invalid.sandbox.test,Invalida",
+	"D03,casella@full.sandbox.test,Piena",
+	"D04,casella@slow.sandbox.test,Lenta",
+	"D05,casella@expire.sandbox.test,Scade",
+	"D06,casella@ordinary.sandbox.test,Ordinaria",
+	"D07,casella@virus.sandbox.test,Virus",
+	"D08,casella@reject.sandbox.test,Rifiuto",
+	`D09,"uno@pec.example.it;due@invalid.sandbox.test;tre@ordinary.sandbox.test",Misto`,
+}
+
+// newClockFixture starts a fixture whose sandbox runs on a testClock with
+// the documented delays (acceptance 1 s, delivery 3 s, notices 12 h and
+// 24 h).
+func newClockFixture(t *testing.T, rows ...string) (*fixture, *testClock) {
+	clk := newTestClock()
+	opts := sandbox.DefaultOptions()
+	opts.SendRate = 0
+	opts.Now = clk.Now
+	f := newFixture(t, opts, rows...)
+	return f, clk
+}
+
+// sendAllFrozen sends every row with the clock frozen (--no-wait), so that
+// they all go out at t0; tracking then runs on the jumping clock.
+func sendAllFrozen(t *testing.T, f *fixture, clk *testClock) {
+	t.Helper()
+	res, out, err := f.run(t.Context(), testRun{NoWait: true, Clock: clk})
+	if err != nil && !errors.Is(err, campaign.ErrRowsFailed) {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if res.Sent != len(f.rowsByKey()) {
+		t.Fatalf("sent %d rows\n%s", res.Sent, out)
+	}
+}
+
+func (f *fixture) poll(ctx context.Context, o testRun) (*Result, string, error) {
+	f.t.Helper()
+	sw := &testutil.LockedBuffer{}
+	f.rec = newRecorder(sw)
+	res, err := Poll(ctx, f.campaign(), o.deps(sw, f.rec, time.Second), PollOptions{})
+	return res, sw.String(), err
+}
+
+func (f *fixture) reportRows() map[string]journal.ReportRow {
+	f.t.Helper()
+	r, err := journal.OpenReadOnly(f.t.Context(), f.campaign().Sending.Journal)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer r.Close()
+	out := map[string]journal.ReportRow{}
+	for rr, err := range r.ReportRows(f.t.Context()) {
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		out[rr.Recipient] = rr
+	}
+	return out
+}
+
+// TestTrackingDomainTable tracks every outcome of the sandbox's domain
+// table to its final state, through the 12 h and 24 h notices and the
+// give-up time, on a jumping clock.
+func TestTrackingDomainTable(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign...)
+	sendAllFrozen(t, f, clk)
+	clk.setJump(true)
+	res, out, err := f.poll(t.Context(), testRun{Clock: clk})
+	if !errors.Is(err, campaign.ErrRowsFailed) {
+		t.Fatalf("Poll: %v, want campaign.ErrRowsFailed\n%s", err, out)
+	}
+	wantRows := map[string]journal.State{
+		"D01": journal.StateDelivered, "D02": journal.StateFailed, "D03": journal.StateFailed,
+		"D04": journal.StateDelivered, "D05": journal.StateExpired, "D06": journal.StateAcceptedNotCertifiable,
+		"D07": journal.StateFailed, "D08": journal.StateFailed, "D09": journal.StateFailed,
+	}
+	rows := f.rowsByKey()
+	for key, want := range wantRows {
+		if rows[key].State != want {
+			t.Errorf("row %s is %s (%s), want %s", key, rows[key].State, rows[key].LastError, want)
+		}
+	}
+	wantRecipients := map[string]struct {
+		state journal.State
+		err   string
+	}{
+		"dest@pec.example.it":           {journal.StateDelivered, ""},
+		"casella@invalid.sandbox.test":  {journal.StateFailed, "5.1.1"},
+		"casella@full.sandbox.test":     {journal.StateFailed, "5.2.2"},
+		"casella@slow.sandbox.test":     {journal.StateDelivered, ""},
+		"casella@expire.sandbox.test":   {journal.StateExpired, "5.4.1"},
+		"casella@ordinary.sandbox.test": {journal.StateAcceptedNotCertifiable, ""},
+		"casella@virus.sandbox.test":    {journal.StateFailed, "virus"},
+		"casella@reject.sandbox.test":   {journal.StateFailed, "5.7.1"},
+		"uno@pec.example.it":            {journal.StateDelivered, ""},
+		"due@invalid.sandbox.test":      {journal.StateFailed, "5.1.1"},
+		"tre@ordinary.sandbox.test":     {journal.StateAcceptedNotCertifiable, ""},
+	}
+	rr := f.reportRows()
+	for addr, want := range wantRecipients {
+		got := rr[addr]
+		if got.State != want.state || !strings.Contains(got.Error, want.err) {
+			t.Errorf("%s: %s %q, want %s with %q", addr, got.State, got.Error, want.state, want.err)
+		}
+	}
+	if rr["casella@slow.sandbox.test"].Warnings != 1 {
+		t.Errorf("the slow recipient had %d warnings, want 1", rr["casella@slow.sandbox.test"].Warnings)
+	}
+	// The archive holds each receipt of the sandbox once.
+	f.checkArchive()
+	if mean := float64(res.Stats.Polls) / float64(len(wantRows)); mean > 40 {
+		t.Errorf("%.1f polls per row over 26 h", mean)
+	}
+	f.checkExactlyOnce(len(wantRows))
+}
+
+// checkArchive asserts that the journal archived every receipt the
+// sandbox holds for every tracked row, each exactly once.
+func (f *fixture) checkArchive() {
+	f.t.Helper()
+	r, err := journal.OpenReadOnly(f.t.Context(), f.campaign().Sending.Journal)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer r.Close()
+	for key, row := range f.rowsByKey() {
+		if !row.State.Tracked() || !row.ReceiptsDeletedAt.IsZero() {
+			continue
+		}
+		stored, err := r.Receipts(f.t.Context(), row.ID)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		served := f.sandboxReceipts(row.MessageID)
+		seen := map[string]int{}
+		for _, s := range stored {
+			seen[s.Subject+"|"+s.DateText+"|"+s.Body]++
+		}
+		for k, n := range seen {
+			if n > 1 {
+				f.t.Errorf("row %s: receipt archived %d times: %.80s", key, n, k)
+			}
+		}
+		for _, s := range served {
+			if seen[s.Subject+"|"+s.DateText+"|"+s.Body] == 0 {
+				f.t.Errorf("row %s: receipt %q of %s not archived", key, s.Subject, s.DateText)
+			}
+		}
+		if len(stored) != len(served) {
+			f.t.Errorf("row %s: %d receipts archived, the sandbox has %d", key, len(stored), len(served))
+		}
+	}
+}
+
+type servedReceipt struct{ Subject, DateText, Body string }
+
+// sandboxReceipts returns what GET /send/{code} serves now.
+func (f *fixture) sandboxReceipts(code string) []servedReceipt {
+	f.t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/send/"+code, nil)
+	req.Header.Set("Authorization", "Bearer sandbox-token")
+	req.Header.Set("x-username", "sandbox@pec.sandbox.test")
+	req.Header.Set("x-password", "sandbox")
+	w := httptest.NewRecorder()
+	f.sb.ServeHTTP(w, req)
+	var ans struct {
+		Data []struct{ Object, Data, Message string } `json:"data"`
+	}
+	if w.Code == http.StatusNotFound {
+		return nil
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil {
+		f.t.Fatalf("GET /send/%s: %d %v", code, w.Code, err)
+	}
+	var out []servedReceipt
+	for _, d := range ans.Data {
+		out = append(out, servedReceipt{d.Object, d.Data, d.Message})
+	}
+	return out
+}
+
+// TestTrackingDuplicatesAndDisorder: the API lists every receipt twice and
+// in reverse order; the archive keeps each once and the outcomes are right.
+func TestTrackingDuplicatesAndDisorder(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign[:5]...)
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/send/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var ans map[string]any
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &ans) != nil {
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		data, _ := ans["data"].([]any)
+		var doubled []any
+		for i := len(data) - 1; i >= 0; i-- {
+			doubled = append(doubled, data[i], data[i])
+		}
+		ans["data"] = doubled
+		b, _ := json.Marshal(ans)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+	})
+	sendAllFrozen(t, f, clk)
+	clk.setJump(true)
+	_, out, err := f.poll(t.Context(), testRun{Clock: clk})
+	if !errors.Is(err, campaign.ErrRowsFailed) {
+		t.Fatalf("Poll: %v\n%s", err, out)
+	}
+	want := map[string]journal.State{"D01": journal.StateDelivered, "D02": journal.StateFailed,
+		"D03": journal.StateFailed, "D04": journal.StateDelivered, "D05": journal.StateExpired}
+	for key, st := range f.states() {
+		if st != want[key] {
+			t.Errorf("row %s is %s, want %s", key, st, want[key])
+		}
+	}
+	f.setWrap(nil)
+	f.checkArchive()
+}
+
+// TestTrackingCrashResume interrupts tracking again and again (as a crash
+// would, between any two polls) and resumes it: in the end every row is
+// final and every receipt archived exactly once.
+func TestTrackingCrashResume(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign...)
+	sendAllFrozen(t, f, clk)
+	clk.setJump(true)
+	for i := 0; ; i++ {
+		if i > 300 {
+			t.Fatal("tracking never finished")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		polls := 0
+		f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+			next.ServeHTTP(w, r)
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") {
+				if polls++; polls == 1+i%7 {
+					cancel() // stop right after this poll's answer
+				}
+			}
+		})
+		_, out, err := f.poll(ctx, testRun{Clock: clk})
+		cancel()
+		if errors.Is(err, campaign.ErrRowsFailed) {
+			break
+		}
+		if !errors.Is(err, campaign.ErrInterrupted) {
+			t.Fatalf("poll %d: %v\n%s", i, err, out)
+		}
+	}
+	f.setWrap(nil)
+	f.checkArchive()
+	if got := f.states()["D04"]; got != journal.StateDelivered {
+		t.Errorf("the slow row is %s", got)
+	}
+}
+
+// TestTrackingDeleteReceipts: with tracking.delete_receipts, a final row's
+// receipts leave the mailbox once archived.
+func TestTrackingDeleteReceipts(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign[:3]...)
+	f.deleteReceipts = true
+	f.writeCampaign()
+	sendAllFrozen(t, f, clk)
+	clk.setJump(true)
+	if _, out, err := f.poll(t.Context(), testRun{Clock: clk}); !errors.Is(err, campaign.ErrRowsFailed) {
+		t.Fatalf("Poll: %v\n%s", err, out)
+	}
+	r, err := journal.OpenReadOnly(t.Context(), f.campaign().Sending.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for key, row := range f.rowsByKey() {
+		if row.ReceiptsDeletedAt.IsZero() {
+			t.Errorf("row %s: receipts not deleted", key)
+		}
+		if left := f.sandboxReceipts(row.MessageID); len(left) != 0 {
+			t.Errorf("row %s: %d receipts left in the mailbox", key, len(left))
+		}
+		stored, err := r.Receipts(t.Context(), row.ID)
+		if err != nil || len(stored) < 2 {
+			t.Errorf("row %s: %d receipts archived (%v)", key, len(stored), err)
+		}
+	}
+}
+
+// TestTrackingAlongsideSending: tracking runs while the run sends, and
+// `run` returns once every row is final.
+func TestTrackingAlongsideSending(t *testing.T) {
+	f := newFixture(t, fastSandbox(), csvRows(8, "pec.example.it")...)
+	f.rate = "20/s"
+	f.writeCampaign()
+	var firstPoll, lastSend time.Time
+	var mu sync.Mutex
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		mu.Lock()
+		switch {
+		case isSend(r):
+			lastSend = time.Now()
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") && firstPoll.IsZero():
+			firstPoll = time.Now()
+		}
+		mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+	res, out, err := f.run(t.Context(), testRun{})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if !firstPoll.Before(lastSend) {
+		t.Errorf("first poll %v not before the last send %v: tracking did not run alongside", firstPoll, lastSend)
+	}
+	if res.Counts[journal.StateDelivered] != 8 {
+		t.Errorf("counts %v", res.Counts)
+	}
+}
+
+// TestTrackingGivesUpWhenTheAPIStaysDown: when every poll fails, tracking
+// must not wait forever; it stops with an error that says how to resume,
+// and the rows stay tracked (not final) for the next `poll`.
+func TestTrackingGivesUpWhenTheAPIStaysDown(t *testing.T) {
+	f, clk := newClockFixture(t, domainCampaign[:2]...)
+	sendAllFrozen(t, f, clk)
+	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	clk.setJump(true)
+	_, out, err := f.poll(t.Context(), testRun{Clock: clk})
+	if err == nil || !strings.Contains(err.Error(), "pecbatch poll") || !strings.Contains(err.Error(), "failed for") {
+		t.Fatalf("Poll with the API down: err %v, want the outage error\n%s", err, out)
+	}
+	if elapsed := clk.Now().Sub(t0); elapsed < maxPollOutage || elapsed > maxPollOutage+5*time.Minute {
+		t.Errorf("gave up after %s of clock time, want about %s", elapsed, maxPollOutage)
+	}
+	for key, st := range f.states() {
+		if st.Final() {
+			t.Errorf("row %s is %s: receipts that could not be read must not make a row final", key, st)
+		}
+	}
+	// Once the API is back, a new poll finishes the campaign.
+	f.setWrap(nil)
+	if _, out, err := f.poll(t.Context(), testRun{Clock: clk}); err != nil && !errors.Is(err, campaign.ErrRowsFailed) {
+		t.Fatalf("Poll after the outage: %v\n%s", err, out)
+	}
+	for key, st := range f.states() {
+		if !st.Final() {
+			t.Errorf("row %s is %s after the API came back, want final", key, st)
+		}
+	}
+}
