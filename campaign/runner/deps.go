@@ -128,6 +128,9 @@ const (
 	NoteCounts NoteKind = "counts"
 	// NoteInterrupted: the operation was stopped and can be resumed.
 	NoteInterrupted NoteKind = "interrupted"
+	// NoteUnattributed: receipts of a row with several recipients named no
+	// addressee, so some recipients end not certifiable.
+	NoteUnattributed NoteKind = "receipts_unattributed"
 	// NoteTestSent: a test message was sent.
 	NoteTestSent NoteKind = "test_sent"
 )

@@ -145,6 +145,10 @@ type reconCand struct {
 	// list), not merely addresses found in its text.
 	Recipients []string
 	Exact      bool
+	// Unnamed says the receipt names no address at all (the provider's
+	// documented acceptance has an empty text): only its subject and date
+	// can match it to a row.
+	Unnamed bool
 }
 
 // attempt searches the mailbox for the given unknown rows and marks those
@@ -276,8 +280,10 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 				cands[i].Recipients = append(cands[i].Recipients, addr)
 			}
 			cands[i].Exact = true
+		} else if named := bodyAddresses(m.Body); len(named) > 0 {
+			cands[i].Recipients = named
 		} else {
-			cands[i].Recipients = bodyAddresses(m.Body)
+			cands[i].Unnamed = true
 		}
 	}
 	// A send in flight (sending) may be the one an acceptance found belongs
@@ -410,7 +416,8 @@ func provesSend(c client.Classification, subject string) bool {
 // receipt goes to two rows, and no row gets a receipt another row could
 // equally claim. A receipt fits a row when it names exactly the row's
 // recipients (or, without the acceptance's recipient list, names all of
-// them) and is dated from the row's sending time (less skew) to the end of
+// them, or names no address at all, as the documented acceptance does)
+// and is dated from the row's sending time (less skew) to the end of
 // its reconciliation window. Then:
 //
 //  1. a row with one fitting receipt that fits no other row gets it, again
@@ -427,6 +434,9 @@ func matchSends(rows []reconRow, cands []reconCand, skew, window time.Duration) 
 	fits := func(r reconRow, c reconCand) bool {
 		if !c.Date.IsZero() && (c.Date.Before(r.SendingAt.Add(-skew)) || c.Date.After(r.SendingAt.Add(window))) {
 			return false
+		}
+		if c.Unnamed {
+			return true
 		}
 		if c.Exact && len(c.Recipients) != len(r.Recipients) {
 			return false
