@@ -138,6 +138,9 @@ const (
 	NoteCounts NoteKind = "counts"
 	// NoteInterrupted: the operation was stopped and can be resumed.
 	NoteInterrupted NoteKind = "interrupted"
+	// NoteUnattributed: receipts of a row with several recipients named no
+	// addressee, so some recipients end not certifiable.
+	NoteUnattributed NoteKind = "receipts_unattributed"
 	// NoteTestSent: a test message was sent.
 	NoteTestSent NoteKind = "test_sent"
 	// NoteClaimConflict: a message id of this journal belongs to a row of

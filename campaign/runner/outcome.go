@@ -23,36 +23,88 @@ type recipientStatus struct {
 type classifiedReceipt struct {
 	client.Receipt
 	client.Classification
+	// Named is the recipient of the row the receipt names in a place that
+	// is about its addressee (client.Classification.AddresseeAmong),
+	// lower-case; empty when it names none of them.
+	Named string
+	// Stranger says the receipt text's addressee sentence names an address
+	// that is not the row's recipient it could be about (another address,
+	// or one the recipient field contradicts): such a receipt is archived
+	// but decides nothing.
+	Stranger bool
 }
 
-// classifyReceipts classifies every receipt, dropping exact duplicates
-// (the API may list the same receipt twice), and orders them by date: the
-// API's order is not a promise, and outcomes are decided by the receipts'
-// own dates.
-func classifyReceipts(receipts []client.Receipt) []classifiedReceipt {
-	out := make([]classifiedReceipt, 0, len(receipts))
-	seen := map[[4]string]bool{}
+// sendingMailbox is the mailbox a campaign sends from: the documented API
+// puts it in the recipient field of every receipt, where it says nothing
+// of the addressee.
+type sendingMailbox struct {
+	Address, Username string
+}
+
+// ownAnswer is one answer of GET /send/{code} as tracking reads it.
+type ownAnswer struct {
+	// Own are the entries that belong to the send (their subject ends in
+	// " " + code), every one of them, identical ones included, ordered by
+	// date.
+	Own []classifiedReceipt
+	// Foreign are the entries listed under the code that belong to another
+	// send (or to none): they are neither applied nor archived.
+	Foreign []client.Receipt
+}
+
+// classifyReceipts classifies one answer's receipts for the send code of a
+// row with the given recipients, sent from mb. It keeps every entry that
+// belongs to the send, identical ones included: a send to n PEC
+// recipients gets n delivery receipts that may be identical to the byte,
+// so multiplicity is evidence (the journal counts it per answer, and a
+// later answer listing the same entries adds nothing). It orders them by
+// date: the API's order is not a promise, and outcomes are decided by the
+// receipts' own dates; ties are broken on the entries' content, so that
+// the same entries always come in the same order.
+func classifyReceipts(receipts []client.Receipt, code string, mb sendingMailbox, recipients []string) ownAnswer {
+	var ans ownAnswer
+	lowered := make([]string, len(recipients))
+	for i, a := range recipients {
+		lowered[i] = strings.ToLower(strings.TrimSpace(a))
+	}
 	for _, r := range receipts {
-		c := classifiedReceipt{Receipt: r, Classification: client.Classify(r.Subject, r.Body)}
-		if c.Kind == client.KindAcceptance || c.wholeMessage() {
-			// An acceptance names every recipient; the classifier's
-			// addressee is only the first of them.
-			c.Addressee = ""
-		}
-		k := [4]string{string(c.Kind), r.DateText, c.Addressee, r.Subject}
-		if seen[k] {
+		if !client.ReceiptBelongsTo(r.Subject, code) {
+			ans.Foreign = append(ans.Foreign, r)
 			continue
 		}
-		seen[k] = true
-		out = append(out, c)
-	}
-	slices.SortStableFunc(out, func(a, b classifiedReceipt) int {
-		if c := a.Date.Compare(b.Date); c != 0 {
-			return c
+		c := classifiedReceipt{Receipt: r, Classification: client.Classify(r.Subject, r.Body)}
+		if !c.WholeMessage && !c.Kind.Informational() {
+			name, ok := c.AddresseeAmong(r, mb.fieldMailbox(r, lowered), lowered)
+			switch {
+			case ok:
+				c.Named = name
+			case c.Addressee != "":
+				c.Stranger = true
+			}
 		}
-		return cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind))
+		ans.Own = append(ans.Own, c)
+	}
+	slices.SortStableFunc(ans.Own, func(a, b classifiedReceipt) int {
+		return cmp.Or(a.Date.Compare(b.Date), cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)),
+			cmp.Compare(a.Receipt.Subject, b.Receipt.Subject), cmp.Compare(a.Body, b.Body),
+			cmp.Compare(a.Sender, b.Sender), cmp.Compare(a.Recipient, b.Recipient), cmp.Compare(a.DateText, b.DateText))
 	})
-	return out
+	return ans
+}
+
+// fieldMailbox returns the mailbox to give AddresseeAmong for r: the
+// recipient field names an addressee only when it is one of the row's
+// recipients and not the sending mailbox (by address or by username).
+// Any other field is some spelling of the mailbox, and names nobody.
+func (mb sendingMailbox) fieldMailbox(r client.Receipt, recipients []string) string {
+	field := r.RecipientAddress()
+	if field == "" {
+		return mb.Address
+	}
+	if field == client.CleanAddress(mb.Username) || !slices.Contains(recipients, field) {
+		return field
+	}
+	return mb.Address
 }
 
 // kindOrder orders receipts of the same second as they are produced: the
@@ -69,23 +121,6 @@ func kindOrder(k client.Kind) int {
 	return 3
 }
 
-// wholeMessage reports whether the receipt concerns the whole message
-// rather than one recipient: a non-acceptance (for a virus or not), or a
-// virus notice that names nobody.
-func (c classifiedReceipt) wholeMessage() bool {
-	switch c.Kind {
-	case client.KindNonAcceptance:
-		return true
-	case client.KindVirus:
-		return hasPrefixFold(strings.TrimSpace(c.Receipt.Subject), "AVVISO DI NON ACCETTAZIONE") || c.Addressee == ""
-	}
-	return false
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
 // rowFacts is what deriveOutcomes learned of a row besides its outcomes.
 type rowFacts struct {
 	// LastWarning is the date of the latest time-limit warning, zero if none.
@@ -99,25 +134,40 @@ type rowFacts struct {
 	Final bool
 	// Delivered says every recipient was delivered.
 	Delivered bool
+	// Unattributed says, for people, which receipts of a row with several
+	// recipients name no addressee and could not be attributed by count
+	// ("2 of 3 delivery receipts, addressees not named"); empty when none.
+	Unattributed string
 	// Ignored describes receipts that could not be applied (naming an
 	// address that is not a recipient of the row), for the log.
 	Ignored []string
 }
 
 // deriveOutcomes decides the outcome of each recipient of a row from every
-// receipt of its send (classified, deduplicated and ordered by date) and
-// from what the journal already holds. It returns the outcomes that change
-// something; a final outcome never changes, and the first final receipt of
-// a recipient decides it, whatever the order the receipts were listed in.
+// receipt of its send (classifyReceipts' Own: every entry, ordered by date)
+// and from what the journal already holds. It returns the outcomes that
+// change something; a final outcome never changes, and the first final
+// receipt of a recipient decides it, whatever the order the receipts were
+// listed in.
 //
-// The rules (receipts.md): an acceptance makes every recipient accepted; a
-// non-acceptance (or a virus refusal) fails the whole message; a delivery,
-// non-delivery or virus notice decides the recipient it names; a time-limit
-// notice with 5.4.1, or a second warning, expires it; an anomaly notice
-// makes it not certifiable. At the give-up time a recipient still without
-// an outcome is not certifiable if it was accepted as a non-PEC address, or
-// accepted with no time-limit warning (a PEC mailbox that never answers
-// gets warnings, an ordinary one does not), and expired otherwise.
+// The rules (receipts.md, and what an entry of the API proves): an
+// acceptance makes every recipient accepted; a non-acceptance (or a virus
+// refusal) fails the whole message. A delivery, non-delivery, virus,
+// time-limit or anomaly notice decides the recipient it names (Named); on
+// a row with one recipient, it is that recipient's whether it names it or
+// not. On a row with several, receipts that name nobody are attributed by
+// count only: n unnamed delivery receipts deliver the n recipients still
+// open that may be PEC mailboxes when there are exactly n of them and no
+// unnamed failure contradicts it; otherwise they stay open (Unattributed
+// says why), and an unnamed failure never finalises anyone, since any of
+// them may still get its delivery receipt. A time-limit notice with 5.4.1,
+// or a second warning, expires its recipient; an anomaly makes it not
+// certifiable. At the give-up time a recipient still without an outcome is
+// not certifiable if receipts of its row could not be attributed, if it
+// was accepted as a non-PEC address, or accepted with no time-limit
+// warning (a PEC mailbox that never answers gets warnings, an ordinary one
+// does not), and expired otherwise. Nothing but a delivery receipt ever
+// makes a recipient delivered.
 func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, now, giveUpAt time.Time) ([]journal.Outcome, rowFacts) {
 	type work struct {
 		recipientStatus
@@ -144,30 +194,37 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		}
 		w.State, w.at, w.err, w.changed = st, at, errText, true
 	}
+	// unnamed holds, on a row with several recipients, the receipts about
+	// one recipient that name none: they are attributed by count below.
+	var unnamed []classifiedReceipt
 	target := func(c classifiedReceipt) []*work {
-		if c.wholeMessage() {
+		switch {
+		case c.WholeMessage:
+			return ws
+		case c.Named != "":
+			if w, ok := byAddr[c.Named]; ok {
+				return []*work{w}
+			}
+		case c.Stranger:
+			facts.Ignored = append(facts.Ignored, fmt.Sprintf("%s receipt of %s names %q, not a recipient of the row "+
+				"(or not the one its recipient field names)", c.Kind, c.DateText, c.Addressee))
+			return nil
+		case len(ws) == 1:
+			// A one-recipient send: a receipt that names nobody is about it.
 			return ws
 		}
-		if w, ok := byAddr[c.Addressee]; ok {
-			return []*work{w}
-		}
-		if c.Addressee == "" && len(ws) == 1 {
-			// A one-recipient send: a notice that names nobody is about it.
-			return ws
-		}
-		if c.Addressee == "" && c.Kind == client.KindAnomaly {
-			// An anomaly names the ordinary server, not always the
-			// address: it concerns the recipients still open.
-			return ws
-		}
-		facts.Ignored = append(facts.Ignored, fmt.Sprintf("%s receipt of %s names %q, not a recipient of the row",
-			c.Kind, c.DateText, c.Addressee))
+		unnamed = append(unnamed, c)
 		return nil
 	}
 	for _, c := range receipts {
 		switch c.Kind {
 		case client.KindAcceptance:
-			tags := acceptanceTags(c.Receipt.Body)
+			// The tags of a provider's acceptance text tell PEC from
+			// ordinary mailboxes; the documented acceptance is empty.
+			var tags map[string]string
+			if c.ReceiptText {
+				tags = acceptanceTags(c.Receipt.Body)
+			}
 			for _, w := range ws {
 				switch tags[w.Address] {
 				case tagOrdinary:
@@ -181,22 +238,22 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 				set(w, journal.RecipientAccepted, c.Date, "")
 			}
 		case client.KindDelivery:
+			if c.Date.After(facts.LastDelivery) {
+				facts.LastDelivery = c.Date
+			}
 			for _, w := range target(c) {
 				set(w, journal.RecipientDelivered, c.Date, "")
-				if c.Date.After(facts.LastDelivery) {
-					facts.LastDelivery = c.Date
-				}
 			}
 		case client.KindNonDelivery, client.KindNonAcceptance, client.KindVirus:
 			for _, w := range target(c) {
 				set(w, journal.RecipientFailed, c.Date, failureText(c))
 			}
 		case client.KindTimeoutWarning:
+			if c.Date.After(facts.LastWarning) {
+				facts.LastWarning = c.Date
+			}
 			for _, w := range target(c) {
 				w.warnings[c.DateText] = true
-				if c.Date.After(facts.LastWarning) {
-					facts.LastWarning = c.Date
-				}
 				set(w, journal.RecipientAccepted, c.Date, "")
 				if len(w.warnings) >= 2 {
 					set(w, journal.RecipientExpired, c.Date, cmp.Or(c.ErrorText, "second time-limit notice: not delivered in time"))
@@ -212,16 +269,57 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 			}
 		}
 	}
+	if len(unnamed) > 0 {
+		var open, openPEC []*work
+		for _, w := range ws {
+			if !w.State.Final() {
+				open = append(open, w)
+				if !w.nonPEC {
+					openPEC = append(openPEC, w)
+				}
+			}
+		}
+		var deliveries, pecFailures, otherFailures, warnings int
+		var lastDelivery time.Time
+		for _, c := range unnamed {
+			switch c.Kind {
+			case client.KindDelivery:
+				deliveries++
+				lastDelivery = c.Date
+			case client.KindTimeoutWarning:
+				warnings++
+			case client.KindAnomaly:
+				otherFailures++
+			default:
+				pecFailures++
+			}
+		}
+		if deliveries > 0 && deliveries == len(openPEC) && pecFailures == 0 {
+			// As many delivery receipts as open PEC recipients: each has
+			// one, delivered no later than the last of them.
+			for _, w := range openPEC {
+				set(w, journal.RecipientDelivered, lastDelivery, "")
+			}
+			deliveries = 0
+		}
+		if len(open) > 0 {
+			facts.Unattributed = unattributedText(deliveries, len(openPEC), pecFailures+otherFailures, warnings)
+		}
+	}
 	if !now.Before(giveUpAt) {
 		for _, w := range ws {
 			if w.State.Final() {
 				continue
 			}
 			warned := max(w.Warnings, len(w.warnings)) > 0
-			if w.nonPEC || (w.State == journal.RecipientAccepted && !warned && !w.pec) {
+			switch {
+			case facts.Unattributed != "":
+				set(w, journal.RecipientNotCertifiable, now, "no delivery receipt naming this recipient by the give-up time ("+
+					facts.Unattributed+"): delivery cannot be certified")
+			case w.nonPEC || (w.State == journal.RecipientAccepted && !warned && !w.pec):
 				set(w, journal.RecipientNotCertifiable, now, "accepted, but no delivery receipt by the give-up time: "+
 					"a non-PEC address, delivery cannot be certified")
-			} else {
+			default:
 				set(w, journal.RecipientExpired, now, "no outcome by the give-up time (tracking.give_up_after)")
 			}
 		}
@@ -251,6 +349,30 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		facts.NonPECOnly = false
 	}
 	return out, facts
+}
+
+// unattributedText says which receipts of a row with several recipients
+// could not be given to a recipient: deliveries of open PEC-capable
+// recipients, failures and warnings that name nobody.
+func unattributedText(deliveries, openPEC, failures, warnings int) string {
+	var parts []string
+	switch {
+	case deliveries > openPEC:
+		parts = append(parts, fmt.Sprintf("%d delivery receipts for %d open recipients, addressees not named", deliveries, openPEC))
+	case deliveries > 0:
+		parts = append(parts, fmt.Sprintf("%d of %d delivery receipts, addressees not named", deliveries, openPEC))
+	}
+	if failures > 0 {
+		parts = append(parts, fmt.Sprintf("%d failure notice(s) naming no addressee", failures))
+	}
+	if warnings > 0 {
+		parts = append(parts, fmt.Sprintf("%d time-limit warning(s) naming no addressee", warnings))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // failureText is the error of a failure receipt, or a description of its

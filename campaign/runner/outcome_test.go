@@ -75,6 +75,47 @@ func rcpt(kind string, at time.Duration, addressee string, recipients ...string)
 	}
 }
 
+// testMailbox is the sending mailbox of the receipts of these tests.
+var testMailbox = sendingMailbox{Address: "ufficio@pec.example.it", Username: "ufficio"}
+
+// originalMail is the text of the mail of testCode as the documented API
+// hands it back in a delivery receipt: Latin-1 letters as U+FFFD, and an
+// address the office itself wrote in it.
+const originalMail = "Gentile cliente, la pratica \ufffd indirizzata a ufficio.legale@example.it per conoscenza."
+
+// documented builds an entry in the shapes of the provider's documented
+// example of GET /send/{code}: the provider's envelope, the sending
+// mailbox as the recipient, an empty acceptance, the original mail as the
+// text of any other notice. code is the code in its subject; at its age
+// from t0.
+func documented(kind string, at time.Duration, code string) client.Receipt {
+	date := t0.Add(at).In(time.FixedZone("", 3600))
+	prefix := map[string]string{
+		"acceptance": "ACCETTAZIONE", "delivery": "CONSEGNA", "non-delivery": "AVVISO DI MANCATA CONSEGNA",
+		"warning": "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO", "anomaly": "ANOMALIA MESSAGGIO",
+		"security": "PROBLEMA DI SICUREZZA", "transport": "POSTA CERTIFICATA",
+	}[kind]
+	body := originalMail
+	if kind == "acceptance" {
+		body = ""
+	}
+	return client.Receipt{
+		Sender: "posta-certificata@pecmassiva.com", Recipient: testMailbox.Address,
+		Date: date, DateText: date.Format(time.RFC1123Z),
+		Subject: prefix + ": Sollecito 12 " + code, Body: body,
+	}
+}
+
+// classifyFor classifies receipts of testCode for a row of the given
+// recipients, as tracking does.
+func classifyFor(receipts []client.Receipt, stored []recipientStatus) []classifiedReceipt {
+	addrs := make([]string, len(stored))
+	for i, s := range stored {
+		addrs[i] = s.Address
+	}
+	return classifyReceipts(receipts, testCode, testMailbox, addrs).Own
+}
+
 func TestDeriveOutcomes(t *testing.T) {
 	const (
 		a   = "a@pec.example.it"
@@ -90,6 +131,8 @@ func TestDeriveOutcomes(t *testing.T) {
 		final    bool
 		nonPEC   bool
 		warnings map[string]int
+		// unattributed is a substring of rowFacts.Unattributed ("" wants it empty).
+		unattributed string
 	}
 	tests := []struct {
 		name     string
@@ -243,16 +286,125 @@ func TestDeriveOutcomes(t *testing.T) {
 			want:     want{states: map[string]journal.RecipientState{a: journal.RecipientDelivered}, final: true},
 		},
 		{
+			name:   "documented: one recipient is delivered, whatever address the mail mentions",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("transport", s, testCode),
+				documented("delivery", 2*s, testCode)},
+			now:  3 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientDelivered}, final: true},
+		},
+		{
+			name:   "documented: two identical deliveries in the same second deliver both recipients",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("delivery", 2*s, testCode),
+				documented("delivery", 2*s, testCode)},
+			now:  3 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientDelivered, b: journal.RecipientDelivered}, final: true},
+		},
+		{
+			name: "documented: 2 deliveries for 3 recipients keep all 3 open",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending},
+				{Address: ord, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("delivery", 2*s, testCode),
+				documented("delivery", 2*s, testCode)},
+			now: 20 * h,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientAccepted,
+				ord: journal.RecipientAccepted}, unattributed: "2 of 3 delivery receipts, addressees not named"},
+		},
+		{
+			name: "documented: at the give-up time they are not certifiable, never delivered",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientAccepted}, {Address: b, State: journal.RecipientAccepted},
+				{Address: ord, State: journal.RecipientAccepted}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("delivery", 2*s, testCode),
+				documented("delivery", 2*s, testCode)},
+			now: 26 * h,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientNotCertifiable, b: journal.RecipientNotCertifiable,
+				ord: journal.RecipientNotCertifiable}, final: true, unattributed: "2 of 3",
+				errs: map[string]string{a: "2 of 3 delivery receipts", b: "2 of 3 delivery receipts", ord: "2 of 3 delivery receipts"}},
+		},
+		{
+			name:     "documented: a failure naming nobody finalises no recipient of two",
+			stored:   []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("non-delivery", 2*s, testCode)},
+			now:      20 * h,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientAccepted},
+				unattributed: "1 failure notice(s) naming no addressee"},
+		},
+		{
+			name:   "documented: then the other's delivery does not deliver either",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("non-delivery", 2*s, testCode),
+				documented("delivery", 3*s, testCode), documented("security", 4*s, testCode)},
+			now: 26 * h,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientNotCertifiable, b: journal.RecipientNotCertifiable},
+				final: true, unattributed: "1 of 2 delivery receipts, addressees not named; 2 failure notice(s)"},
+		},
+		{
+			name:   "documented: two deliveries and a failure for two recipients contradict each other",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("delivery", 2*s, testCode),
+				documented("delivery", 2*s, testCode), documented("non-delivery", 2*s, testCode)},
+			now: 5 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientAccepted},
+				unattributed: "2 of 2 delivery receipts"},
+		},
+		{
+			name:   "the providers' acceptance tells the PEC recipient: its delivery is counted",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: ord, State: journal.RecipientPending}},
+			receipts: []client.Receipt{rcpt("acceptance", s, "", a, ord), documented("delivery", 2*s, testCode),
+				documented("anomaly", 3*s, testCode)},
+			now: 5 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientDelivered, ord: journal.RecipientAccepted},
+				nonPEC: true, unattributed: "1 failure notice(s)"},
+		},
+		{
+			name:   "a recipient field naming a recipient names it",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: func() []client.Receipt {
+				d := documented("delivery", 2*s, testCode)
+				d.Recipient = `"` + strings.ToUpper(b) + `" `
+				return []client.Receipt{documented("acceptance", s, testCode), d}
+			}(),
+			now:  3 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientDelivered}},
+		},
+		{
+			name:   "a receipt of another send whose code starts with this one is not applied",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}},
+			receipts: []client.Receipt{documented("acceptance", s, testCode), documented("delivery", 2*s, testCode+"7"),
+				documented("delivery", 2*s, testCode[1:])},
+			now:  3 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted}},
+		},
+		{
+			name:   "a receipt naming the recipient in its text and another in its recipient field is ignored",
+			stored: []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}},
+			receipts: func() []client.Receipt {
+				d := rcpt("delivery", 2*s, a)
+				d.Recipient = b
+				return []client.Receipt{rcpt("acceptance", s, "", a, b), d}
+			}(),
+			now:  3 * s,
+			want: want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientAccepted}},
+		},
+		{
 			name:     "a receipt naming a stranger is ignored",
 			stored:   []recipientStatus{{Address: a, State: journal.RecipientAccepted}, {Address: b, State: journal.RecipientAccepted}},
 			receipts: []client.Receipt{rcpt("delivery", 3*s, "z@pec.example.it")},
 			now:      4 * s,
 			want:     want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted, b: journal.RecipientAccepted}},
 		},
+		{
+			name:     "a receipt naming a stranger is not a one-recipient row's either",
+			stored:   []recipientStatus{{Address: a, State: journal.RecipientAccepted}},
+			receipts: []client.Receipt{rcpt("delivery", 3*s, "z@pec.example.it")},
+			now:      4 * s,
+			want:     want{states: map[string]journal.RecipientState{a: journal.RecipientAccepted}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			outcomes, facts := deriveOutcomes(tt.stored, classifyReceipts(tt.receipts), t0.Add(tt.now), giveUp)
+			outcomes, facts := deriveOutcomes(tt.stored, classifyFor(tt.receipts, tt.stored), t0.Add(tt.now), giveUp)
 			got := map[string]journal.Outcome{}
 			for _, o := range outcomes {
 				if _, dup := got[o.Address]; dup {
@@ -281,6 +433,9 @@ func TestDeriveOutcomes(t *testing.T) {
 			if facts.NonPECOnly != tt.want.nonPEC {
 				t.Errorf("non-PEC only = %v, want %v", facts.NonPECOnly, tt.want.nonPEC)
 			}
+			if w := tt.want.unattributed; (w == "") != (facts.Unattributed == "") || !strings.Contains(facts.Unattributed, w) {
+				t.Errorf("unattributed %q, want %q", facts.Unattributed, w)
+			}
 		})
 	}
 }
@@ -294,13 +449,13 @@ func TestDeriveOutcomesOrderIndependent(t *testing.T) {
 		rcpt("warning", 12*time.Hour, b), rcpt("expired", 24*time.Hour, b), rcpt("warning", 25*time.Hour, a),
 	}
 	stored := []recipientStatus{{Address: a, State: journal.RecipientPending}, {Address: b, State: journal.RecipientPending}}
-	want, _ := deriveOutcomes(stored, classifyReceipts(receipts), t0.Add(25*time.Hour), t0.Add(26*time.Hour))
+	want, _ := deriveOutcomes(stored, classifyFor(receipts, stored), t0.Add(25*time.Hour), t0.Add(26*time.Hour))
 	perm := slices.Clone(receipts)
 	for i := 0; i < 50; i++ {
 		// A deterministic shuffle: rotate and swap.
 		perm = append(perm[1:], perm[0])
 		perm[i%len(perm)], perm[(i*3)%len(perm)] = perm[(i*3)%len(perm)], perm[i%len(perm)]
-		got, _ := deriveOutcomes(stored, classifyReceipts(perm), t0.Add(25*time.Hour), t0.Add(26*time.Hour))
+		got, _ := deriveOutcomes(stored, classifyFor(perm, stored), t0.Add(25*time.Hour), t0.Add(26*time.Hour))
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("order %d: outcomes %v, want %v", i, got, want)
 		}
@@ -379,7 +534,7 @@ func TestDeriveOutcomesKeepsAcceptanceDate(t *testing.T) {
 	const a = "a@pec.example.it"
 	stored := []recipientStatus{{Address: a, State: journal.RecipientPending}}
 	receipts := []client.Receipt{rcpt("delivery", 3*time.Second, a), rcpt("acceptance", time.Second, "", a)}
-	outcomes, _ := deriveOutcomes(stored, classifyReceipts(receipts), t0.Add(4*time.Second), t0.Add(26*time.Hour))
+	outcomes, _ := deriveOutcomes(stored, classifyFor(receipts, stored), t0.Add(4*time.Second), t0.Add(26*time.Hour))
 	if len(outcomes) != 1 {
 		t.Fatalf("got %d outcomes, want 1: %+v", len(outcomes), outcomes)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type tracker struct {
 	// Owned by the run goroutine.
 	rows     map[int64]*trackedRow
 	unknowns map[int64]*unknownRow
+	// unnamed holds the open rows with receipts that name no addressee.
+	unnamed  map[int64]bool
 	queue    taskQueue
 	model    latencyModel
 	frontier time.Duration
@@ -83,6 +86,11 @@ type trackedRow struct {
 	st         pollState
 	scheduled  time.Time
 	gen        int
+	// warned holds the warnings already logged about its receipts.
+	warned map[string]bool
+	// unattributed is the last explanation of receipts naming no
+	// addressee (rowFacts.Unattributed).
+	unattributed string
 }
 
 type unknownRow struct {
@@ -120,6 +128,7 @@ func newTracker(e *runEnv, rec *reconciler) *tracker {
 		wake:     make(chan struct{}, 1),
 		rows:     map[int64]*trackedRow{},
 		unknowns: map[int64]*unknownRow{},
+		unnamed:  map[int64]bool{},
 	}
 	rec.tr = t
 	return t
@@ -471,19 +480,29 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 		return nil
 	}
 	t.failingSince = time.Time{}
-	cls := classifyReceipts(receipts)
+	mb := sendingMailbox{Address: t.e.c.Sender.Address, Username: t.e.c.Sender.Username}
+	ans := classifyReceipts(receipts, r.code, mb, r.recipients)
 	statuses := make([]recipientStatus, len(r.recipients))
 	for i, a := range r.recipients {
 		statuses[i] = recipientStatus{Address: a, State: journal.RecipientPending}
 	}
-	outcomes, facts := deriveOutcomes(statuses, cls, now, t.e.policy.giveUpAt(r.sub))
+	outcomes, facts := deriveOutcomes(statuses, ans.Own, now, t.e.policy.giveUpAt(r.sub))
 	for _, msg := range facts.Ignored {
-		log.Warn("receipt not applied", "detail", msg)
+		r.warnOnce(log, "receipt not applied", msg)
 	}
-	applied, err := t.e.j.ApplyReceipts(wctx, r.id, journalReceipts(cls, r.code), outcomes)
+	for _, f := range ans.Foreign {
+		// Listed under this code, but the subject carries another send's
+		// code (one that merely starts with this one) or none.
+		r.warnOnce(log, "receipt of another send listed under this code: not applied, not archived",
+			fmt.Sprintf("%q of %s", f.Subject, f.DateText))
+	}
+	// One answer per call: the journal counts identical entries by their
+	// multiplicity within it.
+	applied, err := t.e.j.ApplyReceipts(wctx, r.id, journalReceipts(ans.Own, r.code), outcomes)
 	if err != nil {
 		return fmt.Errorf("track: row %d: %w", r.number, err)
 	}
+	t.unattributed(r, log, facts.Unattributed, applied.State.Final())
 	if applied.NewReceipts > 0 || applied.Changed() {
 		log.Debug("receipts", "new", applied.NewReceipts, "state", applied.State)
 	}
@@ -564,25 +583,62 @@ func (t *tracker) describe() {
 	if t.prog == nil {
 		return
 	}
-	t.prog.describe(fmt.Sprintf("tracking: %d final, %d open, %d unknown", t.final, len(t.rows), len(t.unknowns)))
+	d := fmt.Sprintf("tracking: %d final, %d open, %d unknown", t.final, len(t.rows), len(t.unknowns))
+	if n := len(t.unnamed); n > 0 {
+		d += fmt.Sprintf(", %d with receipts naming no addressee", n)
+	}
+	t.prog.describe(d)
 }
 
-// journalReceipts turns classified receipts into the journal's archive
-// entries.
-func journalReceipts(cls []classifiedReceipt, code string) []journal.Receipt {
-	out := make([]journal.Receipt, 0, len(cls))
-	for _, c := range cls {
-		rcode := c.Code
-		if rcode != code {
-			// A receipt listed under this send's code whose subject carries
-			// another code (or none) is still this send's receipt.
-			rcode = ""
-		}
+// journalReceipts turns the receipts of one answer that belong to the
+// send code into the journal's archive entries, every entry, identical
+// ones included. The addressee is only the recipient a receipt names
+// (Named), which depends on the entry alone: the same entry gets the same
+// archive key in every poll, so it is archived once.
+func journalReceipts(own []classifiedReceipt, code string) []journal.Receipt {
+	out := make([]journal.Receipt, 0, len(own))
+	for _, c := range own {
 		out = append(out, journal.Receipt{
-			Code: rcode, Kind: string(c.Kind), Date: c.Date, DateText: c.DateText,
-			Sender: c.Sender, Recipient: c.Recipient, Addressee: c.Addressee,
+			Code: code, Kind: string(c.Kind), Date: c.Date, DateText: c.DateText,
+			Sender: c.Sender, Recipient: c.Recipient, Addressee: c.Named,
 			Subject: c.Receipt.Subject, Body: c.Body, ErrorText: c.ErrorText,
 		})
 	}
 	return out
+}
+
+// warnOnce logs a warning about a row's receipts once per tracking run:
+// the API lists the same receipts in every poll.
+func (r *trackedRow) warnOnce(log *slog.Logger, msg, detail string) {
+	if r.warned == nil {
+		r.warned = map[string]bool{}
+	}
+	if k := msg + "\x00" + detail; !r.warned[k] {
+		r.warned[k] = true
+		log.Warn(msg, "detail", detail)
+	}
+}
+
+// unattributed tells people, once per change, that receipts of a row with
+// several recipients name no addressee and cannot be given to one by
+// count (text empty: none, or no longer). The row stays open; at the
+// give-up time its open recipients become not certifiable with the same
+// explanation.
+func (t *tracker) unattributed(r *trackedRow, log *slog.Logger, text string, final bool) {
+	if final || text == "" {
+		delete(t.unnamed, r.id)
+		if final && text != "" {
+			t.e.note(NoteUnattributed, "Row %d (key %q): %s; its recipients without a delivery receipt naming them "+
+				"are not certifiable.", r.number, r.key, text)
+		}
+		r.unattributed = text
+		return
+	}
+	t.unnamed[r.id] = true
+	if text == r.unattributed {
+		return
+	}
+	r.unattributed = text
+	log.Info("receipts name no addressee: the recipients stay open until they can be told apart or "+
+		"tracking.give_up_after", "detail", text)
 }

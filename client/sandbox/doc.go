@@ -1,7 +1,7 @@
 // Package sandbox is an in-memory simulator of the PEC Massiva API, served
 // by `pecbatch sandbox` and used by the tests of every other package, the
 // way stripe-mock or LocalStack serve theirs. It is an independent reading of
-// the contract in ../shared/pecmassiva (openapi.pecbatch.json, README.md,
+// the contract (client/testdata/openapi.json, the provider's README and
 // receipts.md) and imports nothing from this module, so the client and the
 // sandbox check each other.
 //
@@ -18,34 +18,50 @@
 //
 // A send's receipts are derived from its time, its recipients' domains and
 // the sandbox clock (Options.Now), so a manual Clock moves them in tests and
-// an Accelerated one in demos. The recipient's domain chooses the outcome:
+// an Accelerated one in demos. The recipient's domain chooses the outcome,
+// the same in every style (docs/sandbox.md has the full table):
 //
-//	recipient domain       receipts (times after the send)
-//	anything else          ACCETTAZIONE at AcceptDelay, CONSEGNA at DeliverDelay
-//	invalid.sandbox.test   ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA at DeliverDelay: 5.1.1 indirizzo non valido
-//	full.sandbox.test      ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA at DeliverDelay: 5.2.2 casella piena
-//	slow.sandbox.test      ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO at WarnAfter
-//	                       (4.4.7, a warning), CONSEGNA at WarnAfter+DeliverDelay
-//	expire.sandbox.test    ACCETTAZIONE, the same warning at WarnAfter, then AVVISO DI MANCATA
-//	                       CONSEGNA PER SUP. TEMPO MASSIMO at ExpireAfter: 5.4.1 (final)
-//	ordinary.sandbox.test  ACCETTAZIONE only, naming the address ("posta ordinaria"); never CONSEGNA
-//	virus.sandbox.test     AVVISO DI NON ACCETTAZIONE PER VIRUS at AcceptDelay, nothing else
-//	reject.sandbox.test    AVVISO DI NON ACCETTAZIONE at AcceptDelay, nothing else
+//	recipient domain        receipts (times after the send)
+//	anything else           ACCETTAZIONE at AcceptDelay, CONSEGNA at DeliverDelay
+//	invalid.sandbox.test    ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA at DeliverDelay: 5.1.1
+//	full.sandbox.test       ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA at DeliverDelay: 5.2.2
+//	slow.sandbox.test       ACCETTAZIONE, the SUP. TEMPO MASSIMO warning (4.4.7) at WarnAfter,
+//	                        CONSEGNA at WarnAfter+DeliverDelay
+//	expire.sandbox.test     ACCETTAZIONE, the warning at WarnAfter, the final one (5.4.1) at ExpireAfter
+//	ordinary.sandbox.test   ACCETTAZIONE only; never CONSEGNA
+//	virus.sandbox.test      AVVISO DI NON ACCETTAZIONE PER VIRUS at AcceptDelay, nothing else
+//	reject.sandbox.test     AVVISO DI NON ACCETTAZIONE at AcceptDelay, nothing else
+//	charge.sandbox.test     ACCETTAZIONE, PRESA IN CARICO halfway, CONSEGNA at DeliverDelay
+//	infected.sandbox.test   ACCETTAZIONE, AVVISO DI MANCATA CONSEGNA PER VIRUS at DeliverDelay
+//	anomaly.sandbox.test    ACCETTAZIONE, ANOMALIA MESSAGGIO at DeliverDelay (a non-PEC bounce)
+//	security.sandbox.test   ACCETTAZIONE, PROBLEMA DI SICUREZZA at DeliverDelay
+//	duplicate.sandbox.test  delivered; the ACCETTAZIONE listed twice in every answer and the
+//	                        CONSEGNA arriving again, identical, a minute later
+//	unsorted.sandbox.test   delivered; the send's receipts listed newest first
+//	foreign.sandbox.test    delivered; also lists, from AcceptDelay, a CONSEGNA of the send
+//	                        <code>7 (ForeignSuffix), which a client must ignore
 //
-// A send to several recipients gets one acceptance listing them all and one
-// outcome per recipient. If any recipient is on virus.sandbox.test (or else
+// A send to several recipients gets one acceptance and one outcome per
+// recipient. If any recipient is on virus.sandbox.test (or else
 // reject.sandbox.test) the whole message is refused: one notice naming every
 // recipient, and nothing else for any of them. When the sender is also a
-// recipient, its copy comes back as a POSTA CERTIFICATA transport envelope
-// next to its CONSEGNA, as in the contract's example.
+// recipient, its copy comes back as a POSTA CERTIFICATA transport envelope a
+// second before its CONSEGNA (never before the acceptance), as in the
+// contract's example.
 //
 // Every receipt's subject is "<PREFIX>: <original subject> <code>", its date
-// RFC 2822 in Europe/Rome time, its sender posta-certificata@pec.sandbox.test
-// and its recipient the message's sender (the mailbox that receives it: the
-// address a receipt concerns is named in its body, not in this field). Bodies
-// follow the Italian texts of receipts.md; like the real service, which shows
-// iso-8859-1 receipt text decoded as UTF-8, every non-ASCII letter of a body
-// reads U+FFFD ("� stato consegnato"), so a client must not match on accented
+// RFC 2822 in Europe/Rome time and its recipient the message's sender (the
+// mailbox that receives it). Options.Receipts chooses the rest:
+// StyleDocumented (the default) is the contract's example of GET
+// /send/{code}: sender posta-certificata@pecmassiva.com, an empty
+// ACCETTAZIONE, a CONSEGNA whose message is the original mail's text, so
+// nothing in it names the addressee; the notices the contract shows no
+// example of carry the providers' texts (an assumption). StylePEC writes
+// every message in the providers' format of receipts.md, naming the
+// addressee, from posta-certificata@pec.sandbox.test. StyleMixed draws one
+// of the two per send from Options.Seed. Like the real service, which shows
+// iso-8859-1 text decoded as UTF-8, every non-ASCII letter of a message reads
+// U+FFFD ("� stato consegnato"), so a client must not match on accented
 // words.
 //
 // Receipts are messages of one mailbox: GET /send/{code} lists a code's
@@ -74,10 +90,17 @@
 // seconds (rounded up, at least 1) and does not consume the window; a
 // request that passes validation does, whatever happens next. Checks run in
 // this order: token (401), JSON (400), credentials (401), fields (400), rate
-// (429), injected faults.
+// (429), account faults, injected faults.
 //
-// Faults are drawn from a generator seeded by Options.Seed, two draws per
-// send that reaches them: FailRate answers 500 "MySQL Error 2006" without
-// sending; DropRate sends (the message is recorded and its receipts come)
-// and then closes the connection without an answer.
+// Account-level faults (Options.Fault, Server.SetFault) answer every send
+// the same way until lifted: FaultSMTPAuth and FaultSMTPAuthFalse return the
+// SMTP refusal of the mailbox password in message_id; FaultDailyLimit (and
+// Options.DailyLimit, counted in messages per Rome day) answers 403
+// MsgDailyLimit; FaultProxy502 answers every API call with an HTML 502 page.
+// None of them sends anything. They are checked after the rate, before the
+// injected faults: FailRate and DropRate are drawn from a generator seeded by
+// Options.Seed, two draws per send that reaches them: FailRate answers 500
+// "MySQL Error 2006" without sending; DropRate sends (the message is
+// recorded and its receipts come) and then closes the connection without an
+// answer.
 package sandbox

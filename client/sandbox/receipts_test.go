@@ -33,13 +33,20 @@ const (
 	nonacc  = "AVVISO DI NON ACCETTAZIONE"
 	virus   = "AVVISO DI NON ACCETTAZIONE PER VIRUS"
 	transp  = "POSTA CERTIFICATA"
+	charge  = "PRESA IN CARICO"
+	infect  = "AVVISO DI MANCATA CONSEGNA PER VIRUS"
+	anomaly = "ANOMALIA MESSAGGIO"
+	secur   = "PROBLEMA DI SICUREZZA"
 )
 
+// pecStyle makes a harness write receipts in the pec style.
+func pecStyle(o *sandbox.Options) { o.Receipts = sandbox.StylePEC }
+
 func acceptance(addrs ...string) want {
-	w := want{after: time.Second, prefix: acc, contains: []string{"Ricevuta di accettazione del messaggio indirizzato a", `inviato da "` + testSender + `"`}}
+	w := want{after: time.Second, prefix: acc, contains: []string{"Ricevuta di accettazione del messaggio indirizzato a", `proveniente da "` + testSender + `"`}}
 	for _, a := range addrs {
 		tag := `("posta certificata")`
-		if strings.HasSuffix(a, "@"+sandbox.DomainOrdinary) {
+		if strings.HasSuffix(a, "@"+sandbox.DomainOrdinary) || strings.HasSuffix(a, "@"+sandbox.DomainAnomaly) {
 			tag = `("posta ordinaria")`
 		}
 		w.contains = append(w.contains, "\n"+a+" "+tag+"\n")
@@ -139,8 +146,31 @@ var domainCases = []struct {
 	{
 		name: "the sender's own copy comes back in the transport envelope", recipients: []string{testSender}, sent: 1,
 		wants: []want{acceptance(testSender),
-			{after: 3 * time.Second, prefix: transp, contains: []string{"Salve, questa \uFFFD una prova di invio"}},
+			{after: 2 * time.Second, prefix: transp, contains: []string{"Salve, questa \uFFFD una prova di invio"}},
 			delivery(3*time.Second, testSender)},
+	},
+	{
+		name: "charge", recipients: []string{"x@charge.sandbox.test"}, sent: 1,
+		wants: []want{acceptance("x@charge.sandbox.test"),
+			{after: 2 * time.Second, prefix: charge, contains: []string{"Ricevuta di presa in carico del messaggio indirizzato a x@charge.sandbox.test"}},
+			delivery(3*time.Second, "x@charge.sandbox.test")},
+	},
+	{
+		name: "infected", recipients: []string{"x@infected.sandbox.test"}, sent: 1,
+		wants: []want{acceptance("x@infected.sandbox.test"),
+			failure(3*time.Second, infect, "x@infected.sandbox.test", "5.7.1 - sandbox - virus rilevato nel messaggio")},
+	},
+	{
+		name: "anomaly", recipients: []string{"x@anomaly.sandbox.test"}, sent: 1,
+		wants: []want{acceptance("x@anomaly.sandbox.test"),
+			{after: 3 * time.Second, prefix: anomaly, contains: []string{
+				`proveniente da "MAILER-DAEMON@anomaly.sandbox.test"`,
+				"\n550 5.1.1 <x@anomaly.sandbox.test>: Recipient address rejected"}}},
+	},
+	{
+		name: "security", recipients: []string{"x@security.sandbox.test"}, sent: 1,
+		wants: []want{acceptance("x@security.sandbox.test"),
+			failure(3*time.Second, secur, "x@security.sandbox.test", "5.7.1 - sandbox - virus rilevato nel messaggio")},
 	},
 }
 
@@ -148,13 +178,15 @@ var domainCases = []struct {
 // before and at each receipt's time, GET /send/{code} lists exactly the
 // receipts due, in the contract's shape.
 func TestDomainTable(t *testing.T) {
+	// The pec style names the addressee in every text, which is what this
+	// table checks; styles_test.go checks the documented style.
 	rome, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range domainCases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			h := newHarness(t, pecStyle)
 			a := h.post(h.sendBody(tc.recipients, testSubject))
 			if a.status != http.StatusCreated || a.json["sent"] != float64(tc.sent) || a.json["success"] != true || a.json["message"] != "" {
 				t.Fatalf("send: %d %s", a.status, a.raw)
@@ -210,12 +242,26 @@ func TestDomainTable(t *testing.T) {
 	}
 }
 
-// TestReceiptsGolden pins the full texts of every row's receipts, as GET
-// /send/{code} returns them after 48 h. Rewrite with -update.
+// TestReceiptsGolden pins the full texts of every row's receipts in each
+// style, as GET /send/{code} returns them after 48 h. Rewrite with -update.
 func TestReceiptsGolden(t *testing.T) {
-	for _, tc := range domainCases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+	type goldenCase struct {
+		style      sandbox.ReceiptStyle
+		name       string
+		recipients []string
+	}
+	var cases []goldenCase
+	for _, style := range []sandbox.ReceiptStyle{sandbox.StyleDocumented, sandbox.StylePEC} {
+		for _, tc := range domainCases {
+			cases = append(cases, goldenCase{style, tc.name, tc.recipients})
+		}
+		for _, d := range []string{sandbox.DomainDuplicate, sandbox.DomainUnsorted, sandbox.DomainForeign} {
+			cases = append(cases, goldenCase{style, strings.TrimSuffix(d, ".sandbox.test"), []string{"a@pec.example.it", "x@" + d}})
+		}
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.style)+"/"+tc.name, func(t *testing.T) {
+			h := newHarness(t, func(o *sandbox.Options) { o.Receipts = tc.style })
 			code := h.mustSend(tc.recipients, testSubject)
 			h.advanceTo(48 * time.Hour)
 			got, err := json.MarshalIndent(h.receipts(code), "", "  ")
@@ -224,7 +270,7 @@ func TestReceiptsGolden(t *testing.T) {
 			}
 			got = append(got, '\n')
 			name := strings.NewReplacer(" ", "-", ":", "", ",", "", "'", "").Replace(tc.name)
-			path := filepath.Join("testdata", "receipts", name+".golden.json")
+			path := filepath.Join("testdata", "receipts", string(tc.style), name+".golden.json")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 					t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -22,7 +23,7 @@ import (
 	_ "time/tzdata"
 )
 
-// The answers of the contract (../shared/pecmassiva/openapi.pecbatch.json),
+// The answers of the contract (client/testdata/openapi.json),
 // spelling mistakes included.
 const (
 	msgUnauthorized    = "Authorization is not valid or empty"
@@ -76,8 +77,20 @@ type Options struct {
 	// DropRate is the probability that a send is sent and then its
 	// connection closed without any answer.
 	DropRate float64
-	// Seed seeds the fault injection, so a run's faults are reproducible.
+	// Seed seeds the fault injection and the styles of StyleMixed, so a
+	// run's faults and receipts are reproducible.
 	Seed int64
+	// Receipts is the style of the receipts: StyleDocumented (also for ""),
+	// StylePEC or StyleMixed. ParseReceiptStyle reads a flag value; New
+	// takes any other value as StyleDocumented.
+	Receipts ReceiptStyle
+	// Fault is the account-level fault in force from the start (""
+	// means FaultNone); Server.SetFault changes it during a run.
+	Fault Fault
+	// DailyLimit is the plan's daily cap: PEC messages (recipients) sent
+	// per Europe/Rome day. A send that would pass it is refused whole with
+	// 403 MsgDailyLimit. 0 means no cap.
+	DailyLimit int
 	// Now is the sandbox clock (nil means time.Now): send times, receipt
 	// times and dates. A Clock's Now makes receipts move only on Advance.
 	Now func() time.Time
@@ -93,7 +106,8 @@ type Options struct {
 // DefaultOptions returns the documented defaults of `pecbatch sandbox`:
 // token sandbox-token, mailbox sandbox@pec.sandbox.test with password
 // sandbox, acceptance after 1s, delivery after 3s, warning after 12h, expiry
-// after 24h, one send per second, no faults, seed 0, real time.
+// after 24h, one send per second, documented receipts, no faults, no daily
+// cap, seed 0, real time.
 func DefaultOptions() Options {
 	return Options{
 		Token:        "sandbox-token",
@@ -104,6 +118,8 @@ func DefaultOptions() Options {
 		WarnAfter:    12 * time.Hour,
 		ExpireAfter:  24 * time.Hour,
 		SendRate:     1,
+		Receipts:     StyleDocumented,
+		Fault:        FaultNone,
 	}
 }
 
@@ -129,9 +145,11 @@ type Send struct {
 // sendRecord is a Send with what the receipts need.
 type sendRecord struct {
 	Send
-	seq  int64
-	body string
-	size int64 // the original message's bytes: body plus attachments
+	seq      int64
+	body     string
+	size     int64 // the original message's bytes: body plus attachments
+	style    ReceiptStyle
+	unsorted bool // GET /send/{code} lists its receipts newest first
 }
 
 // Server is an in-memory PEC Massiva API. It is an http.Handler: serve it
@@ -147,7 +165,11 @@ type Server struct {
 
 	mu       sync.Mutex
 	token    string
+	fault    Fault
 	rng      *rand.Rand
+	styleRng *rand.Rand // StyleMixed's draws, apart so faults keep their seed
+	capDay   string     // the Rome day DailyLimit counts
+	capSent  int        // messages sent on capDay
 	seq      int64
 	sends    []*sendRecord
 	byCode   map[string]*sendRecord
@@ -172,9 +194,13 @@ func New(opts Options) *Server {
 		rateNow: opts.RateNow,
 		log:     opts.Logger,
 		token:   opts.Token,
+		fault:   opts.Fault,
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0x5ec0_5a4d_b0c5)),
-		byCode:  map[string]*sendRecord{},
-		byID:    map[int64]*message{},
+		// A stream of its own: adding StyleMixed must not move the faults
+		// a seed gave before.
+		styleRng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x57_1e_5ec0)),
+		byCode:   map[string]*sendRecord{},
+		byID:     map[int64]*message{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -184,6 +210,18 @@ func New(opts Options) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if style, err := ParseReceiptStyle(string(opts.Receipts)); err == nil {
+		s.opts.Receipts = style
+	} else {
+		s.log.Warn("sandbox: unknown receipt style, using documented", "style", opts.Receipts)
+		s.opts.Receipts = StyleDocumented
+	}
+	if f, err := ParseFault(string(opts.Fault)); err == nil {
+		s.fault = f
+	} else {
+		s.log.Warn("sandbox: unknown fault, using none", "fault", opts.Fault)
+		s.fault = FaultNone
 	}
 	loc, err := time.LoadLocation("Europe/Rome")
 	if err != nil {
@@ -213,7 +251,29 @@ func New(opts Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The path holds codes and ids only; credentials live in headers.
 	s.log.Debug("sandbox: request", "method", r.Method, "path", r.URL.Path)
+	s.mu.Lock()
+	fault := s.fault
+	s.mu.Unlock()
+	// The proxy stands in front of the API, not of the sandbox's own
+	// endpoint, which tests read to know what was really sent.
+	if fault == FaultProxy502 && !strings.HasPrefix(r.URL.Path, "/_sandbox/") {
+		s.log.Info("sandbox: proxy 502 (fault)", "method", r.Method, "path", r.URL.Path)
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", strconv.Itoa(len(proxy502Page)))
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, proxy502Page)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// SetFault puts an account-level fault in force from the next call on
+// (FaultNone lifts it), as when the mailbox password is changed at the
+// provider or the day's cap is reached during a run.
+func (s *Server) SetFault(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
 }
 
 // SetToken replaces the bearer token: calls with the old one get 401 from now
@@ -331,6 +391,12 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusTooManyRequests, failure(msgTooManyRequests))
 		return
 	}
+	if refused := s.accountFaultLocked(len(req.Recipients)); refused != nil {
+		s.mu.Unlock()
+		s.log.Info("sandbox: send refused: account fault", "fault", refused.fault)
+		writeJSON(w, refused.status, refused.body)
+		return
+	}
 	// Both draws happen on every send, so a seed gives the same faults
 	// whatever the rates.
 	fail := s.rng.Float64() < s.opts.FailRate
@@ -342,6 +408,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := s.recordLocked(req)
+	s.capSent += len(rec.Recipients)
 	s.mu.Unlock()
 
 	if drop {
@@ -356,6 +423,39 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		Message   string `json:"message"`
 		MessageID string `json:"message_id"`
 	}{true, len(rec.Recipients), "", rec.Code})
+}
+
+// accountRefusal is the answer to a send refused by an account fault.
+type accountRefusal struct {
+	fault  Fault
+	status int
+	body   any
+}
+
+// accountFaultLocked returns the answer of the account fault in force for a
+// send of n messages, or nil if the send may go ahead.
+func (s *Server) accountFaultLocked(n int) *accountRefusal {
+	type sendAnswer struct {
+		Success   bool   `json:"success"`
+		Sent      int    `json:"sent"`
+		Message   string `json:"message"`
+		MessageID string `json:"message_id"`
+	}
+	switch s.fault {
+	case FaultSMTPAuth:
+		return &accountRefusal{s.fault, http.StatusCreated, sendAnswer{true, 0, "", SMTPAuthError}}
+	case FaultSMTPAuthFalse:
+		return &accountRefusal{s.fault, http.StatusCreated, sendAnswer{false, 0, SMTPAuthError, SMTPAuthError}}
+	case FaultDailyLimit:
+		return &accountRefusal{s.fault, http.StatusForbidden, failure(MsgDailyLimit)}
+	}
+	if day := s.now().In(s.loc).Format(time.DateOnly); day != s.capDay {
+		s.capDay, s.capSent = day, 0
+	}
+	if s.opts.DailyLimit > 0 && s.capSent+n > s.opts.DailyLimit {
+		return &accountRefusal{FaultDailyLimit, http.StatusForbidden, failure(MsgDailyLimit)}
+	}
+	return nil
 }
 
 // rateWaitLocked returns how long a send arriving at now must still wait, and
@@ -390,10 +490,15 @@ func (s *Server) recordLocked(req *sendRequest) *sendRecord {
 			Attachments: req.Attachments,
 			BodySHA256:  req.BodySHA256,
 		},
-		seq:  s.seq,
-		body: req.Body,
-		size: size,
+		seq:   s.seq,
+		body:  req.Body,
+		size:  size,
+		style: s.opts.Receipts,
 	}
+	if rec.style == StyleMixed {
+		rec.style = []ReceiptStyle{StyleDocumented, StylePEC}[s.styleRng.IntN(2)]
+	}
+	rec.unsorted = hasDomain(rec, DomainUnsorted)
 	s.sends = append(s.sends, rec)
 	s.byCode[rec.Code] = rec
 	for _, ev := range schedule(s.timing, rec) {
@@ -464,16 +569,24 @@ type statusEntry struct {
 	Message   string `json:"message"`
 }
 
-// handleReceipts is GET /send/{code}: the code's receipts, oldest first.
+// handleReceipts is GET /send/{code}: the code's receipts in arrival order
+// (newest first for DomainUnsorted), with those DomainForeign lists too.
 func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
 	s.mu.Lock()
 	s.arriveLocked()
 	var data []statusEntry
 	for _, m := range s.inbox {
-		if m.code == code {
-			data = append(data, statusEntry{m.sender, m.recipient, m.date, m.object, m.body})
+		if m.code == code || m.alsoUnder == code {
+			e := statusEntry{m.sender, m.recipient, m.date, m.object, m.body}
+			data = append(data, e)
+			if m.listTwice {
+				data = append(data, e)
+			}
 		}
+	}
+	if rec := s.byCode[code]; rec != nil && rec.unsorted {
+		slices.Reverse(data)
 	}
 	s.mu.Unlock()
 	if len(data) == 0 {
@@ -494,7 +607,7 @@ func (s *Server) handleDeleteReceipts(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
 	s.mu.Lock()
 	s.arriveLocked()
-	removed := s.removeLocked(func(m *message) bool { return m.code == code })
+	removed := s.removeLocked(func(m *message) bool { return m.code == code || m.alsoUnder == code })
 	s.mu.Unlock()
 	if removed == 0 {
 		writeJSON(w, http.StatusNotFound, failure(msgEmailNotFound))

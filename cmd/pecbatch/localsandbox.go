@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/campaign/runner"
@@ -26,16 +29,69 @@ const (
 	localGiveUpAfter  = 26 * time.Second
 )
 
+// sandboxFlags are the flags that shape a sandbox's behaviour, shared by
+// `pecbatch sandbox` and the in-process sandbox of `--sandbox`: the style
+// of its receipts, the seed of its random draws, an account fault and the
+// plan's daily cap.
+type sandboxFlags struct {
+	receipts   string
+	seed       int64
+	fault      string
+	dailyLimit int
+}
+
+// add defines the flags on f; seed is left out where the command defines
+// its own.
+func (s *sandboxFlags) add(f *pflag.FlagSet, seed bool) {
+	f.StringVar(&s.receipts, "receipts", string(sandbox.StyleDocumented),
+		"sandbox receipt style: documented (as the API's example), pec (the PEC providers' texts) or mixed (per send, from --seed)")
+	f.StringVar(&s.fault, "fault", string(sandbox.FaultNone),
+		"sandbox account fault: none, smtp-auth, smtp-auth-false, daily-limit or proxy-502")
+	f.IntVar(&s.dailyLimit, "daily-limit", 0, "sandbox plan cap: PEC messages per Rome day before 403 (0: no cap)")
+	if seed {
+		f.Int64Var(&s.seed, "seed", 0, "seed of the sandbox's random draws (the styles of --receipts mixed)")
+	}
+}
+
+// changed names the first of these flags set on the command line, "" if
+// none: they mean something only with a sandbox.
+func (s *sandboxFlags) changed(f *pflag.FlagSet) string {
+	for _, name := range []string{"receipts", "seed", "fault", "daily-limit"} {
+		if f.Changed(name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// apply checks the flags and sets them in opts.
+func (s *sandboxFlags) apply(opts *sandbox.Options) error {
+	style, err := sandbox.ParseReceiptStyle(s.receipts)
+	if err != nil {
+		return fmt.Errorf("--receipts: %w", err)
+	}
+	fault, err := sandbox.ParseFault(s.fault)
+	if err != nil {
+		return fmt.Errorf("--fault: %w", err)
+	}
+	if s.dailyLimit < 0 {
+		return errors.New("--daily-limit must be 0 (no cap) or more")
+	}
+	opts.Receipts, opts.Fault, opts.DailyLimit, opts.Seed = style, fault, s.dailyLimit, s.seed
+	return nil
+}
+
 // loadForSending loads the campaign file of a command that talks to the API.
-// With withSandbox it first starts the in-process sandbox and points the
-// campaign at it (URL, token and credentials), so nothing need be set in the
-// environment; the caller closes the returned sandbox when it is not nil.
-func loadForSending(ctx context.Context, g *globalOptions, path string, withSandbox bool) (*campaign.Campaign, *localSandbox, error) {
+// With withSandbox it first starts the in-process sandbox, shaped by sf, and
+// points the campaign at it (URL, token and credentials), so nothing need be
+// set in the environment; the caller closes the returned sandbox when it is
+// not nil.
+func loadForSending(ctx context.Context, g *globalOptions, path string, withSandbox bool, sf sandboxFlags) (*campaign.Campaign, *localSandbox, error) {
 	lopts := g.loadOptions(false)
 	var local *localSandbox
 	if withSandbox {
 		var err error
-		if local, err = startLocalSandbox(ctx, g.sandboxLogger()); err != nil {
+		if local, err = startLocalSandbox(ctx, g.sandboxLogger(), sf); err != nil {
 			return nil, nil, err
 		}
 		lopts.OverrideAPI = local.override()
@@ -63,10 +119,13 @@ type localSandbox struct {
 	ledgerDir string
 }
 
-// startLocalSandbox starts the sandbox; log receives its lines (one per
-// send), so pass a discarding logger unless --verbose.
-func startLocalSandbox(ctx context.Context, log *slog.Logger) (*localSandbox, error) {
+// startLocalSandbox starts the sandbox, shaped by sf; log receives its
+// lines (one per send), so pass a discarding logger unless --verbose.
+func startLocalSandbox(ctx context.Context, log *slog.Logger, sf sandboxFlags) (*localSandbox, error) {
 	opts := sandbox.DefaultOptions()
+	if err := sf.apply(&opts); err != nil {
+		return nil, &usageError{err}
+	}
 	opts.AcceptDelay, opts.DeliverDelay = localAcceptDelay, localDeliverDelay
 	opts.WarnAfter, opts.ExpireAfter = localWarnAfter, localExpireAfter
 	// The client paces itself at sending.rate; the sandbox need not check.

@@ -26,6 +26,7 @@ type runOptions struct {
 	allowChanges  bool
 	allowDupes    bool
 	sandbox       bool
+	sandboxFlags  sandboxFlags
 	report        string
 }
 
@@ -51,12 +52,17 @@ this), then writes the delivery report next to the journal.
 
 On a terminal, run shows what it will do and asks before sending; elsewhere
 it needs --yes. --sandbox sends to a sandbox started inside pecbatch (nothing
-leaves the machine), with a journal of its own that starts afresh each time.
+leaves the machine), with a journal of its own that starts afresh each time;
+--receipts, --seed, --fault and --daily-limit shape that sandbox as they do
+'pecbatch sandbox'.
 
 ` + exitStatusHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.file = args[0]
+			if name := o.sandboxFlags.changed(cmd.Flags()); name != "" && !o.sandbox {
+				return &usageError{fmt.Errorf("--%s shapes the in-process sandbox: add --sandbox", name)}
+			}
 			return runRun(cmd.Context(), g, o)
 		},
 	}
@@ -71,6 +77,7 @@ leaves the machine), with a journal of its own that starts afresh each time.
 		"is the same as a row already sent in the journal or another row of this run")
 	f.BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch instead of the API (nothing leaves the machine)")
 	f.StringVar(&o.report, "report", "", `where to write the delivery report ("-": none; default: CSV and HTML next to the journal)`)
+	o.sandboxFlags.add(f, true)
 	return cmd
 }
 
@@ -84,7 +91,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		return &usageError{errors.New("run asks for confirmation before sending, but standard input is not a terminal: " +
 			"run again with --yes")}
 	}
-	c, local, err := loadForSending(ctx, g, o.file, o.sandbox)
+	c, local, err := loadForSending(ctx, g, o.file, o.sandbox, o.sandboxFlags)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

@@ -98,6 +98,30 @@ func TestRunCommandSandbox(t *testing.T) {
 	}
 }
 
+// TestRunCommandSandboxShapes: the in-process sandbox takes --receipts,
+// --seed, --fault and --daily-limit: every receipt style tracks the rows to
+// the same end, and an account fault stops the run without a row sent.
+func TestRunCommandSandboxShapes(t *testing.T) {
+	t.Parallel()
+	for _, style := range []string{"pec", "mixed"} {
+		file := runCmdCampaign(t, 2)
+		code, _, stderr := runPecbatch(t, "run", file, "--sandbox", "--yes", "--receipts", style, "--seed", "3")
+		if code != 0 || !strings.Contains(stderr, "Rows: 2 delivered") {
+			t.Errorf("run --sandbox --receipts %s: exit %d\n%s", style, code, stderr)
+		}
+	}
+	file := runCmdCampaign(t, 2)
+	code, _, stderr := runPecbatch(t, "run", file, "--sandbox", "--yes", "--fault", "smtp-auth")
+	if code == 0 || !strings.Contains(stderr, "password") || strings.Contains(stderr, "delivered") {
+		t.Errorf("run --sandbox --fault smtp-auth: exit %d\n%s", code, stderr)
+	}
+	file = runCmdCampaign(t, 2)
+	code, _, stderr = runPecbatch(t, "run", file, "--sandbox", "--yes", "--daily-limit", "1")
+	if code == 0 || !strings.Contains(stderr, "Daily sending limit reached") || !strings.Contains(stderr, "1 pending") {
+		t.Errorf("run --sandbox --daily-limit 1: exit %d\n%s", code, stderr)
+	}
+}
+
 // TestRunCommandNeedsConfirmation: without a terminal and without --yes,
 // run refuses before sending anything, and before creating a journal.
 func TestRunCommandNeedsConfirmation(t *testing.T) {
@@ -124,6 +148,10 @@ func TestRunCommandUsage(t *testing.T) {
 		{"test-send without --to", []string{"test-send", file}, "--to is required"},
 		{"test-send bad row", []string{"test-send", file, "--to", "a@pec.it", "--row", "0"}, "--row"},
 		{"run without a campaign", []string{"run"}, "accepts 1 arg"},
+		{"--receipts without --sandbox", []string{"run", file, "--yes", "--receipts", "pec"}, "add --sandbox"},
+		{"--fault without --sandbox", []string{"test-send", file, "--to", "a@pec.it", "--fault", "smtp-auth"}, "add --sandbox"},
+		{"unknown receipt style", []string{"run", file, "--sandbox", "--yes", "--receipts", "postale"}, "--receipts"},
+		{"negative daily limit", []string{"run", file, "--sandbox", "--yes", "--daily-limit", "-2"}, "--daily-limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 type sandboxOptions struct {
 	addr      string
 	timeScale float64
+	shape     sandboxFlags
 	sandbox.Options
 }
 
@@ -38,6 +39,14 @@ happens to a message:
   ordinary.sandbox.test   accepted only: an ordinary mailbox never yields a delivery
   virus.sandbox.test      not accepted: virus
   reject.sandbox.test     not accepted
+  (and charge., infected., anomaly., security., duplicate., unsorted.,
+  foreign.sandbox.test: see docs/sandbox.md)
+
+--receipts documented (the default) writes receipts as the API's documented
+example does: a delivery receipt carries the original mail and names no
+addressee. --receipts pec writes the PEC providers' texts, which name it;
+mixed picks one of the two per send, from --seed. --fault and --daily-limit
+make the account refuse sends.
 
 Use --time-scale 3600 to see the 12 h and 24 h cases in 12 and 24 seconds.
 GET /_sandbox/sends (with the token) lists every message actually sent.
@@ -45,7 +54,7 @@ Stop with Ctrl-C.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("seed") {
-				o.Seed = g.now().UnixNano()
+				o.shape.seed = g.now().UnixNano()
 			}
 			return runSandbox(cmd.Context(), g, o)
 		},
@@ -62,7 +71,8 @@ Stop with Ctrl-C.`,
 	f.Float64Var(&o.SendRate, "send-rate", o.SendRate, "POST /send allowed per second; more get 429 with Retry-After (0: unlimited)")
 	f.Float64Var(&o.FailRate, "fail-rate", 0, "probability that a send is answered 500 without being sent")
 	f.Float64Var(&o.DropRate, "drop-rate", 0, "probability that a send is sent and its connection then closed without an answer")
-	f.Int64Var(&o.Seed, "seed", 0, "seed of the injected faults (default: random, printed at start)")
+	f.Int64Var(&o.shape.seed, "seed", 0, "seed of the injected faults and of --receipts mixed (default: random, printed at start)")
+	o.shape.add(f, false)
 	f.Float64Var(&o.timeScale, "time-scale", 1, "how much faster than real time the receipts' clock runs (3600: an hour a second)")
 	return cmd
 }
@@ -111,6 +121,9 @@ func runSandbox(ctx context.Context, g *globalOptions, o *sandboxOptions) error 
 	if err := loopbackOnly(o.addr); err != nil {
 		return &usageError{err}
 	}
+	if err := o.shape.apply(&o.Options); err != nil {
+		return &usageError{err}
+	}
 	opts := o.Options
 	opts.Logger = g.logger()
 	if o.timeScale != 1 {
@@ -144,12 +157,14 @@ func runSandbox(ctx context.Context, g *globalOptions, o *sandboxOptions) error 
   clock:     %s
   send rate: %s
   faults:    fail %g, drop %g, seed %d
+  account:   fault %s, daily limit %s
+  style:     %s receipts
 Try:
   curl -s -X POST %s/send -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
     -d '{"sender":"%s","recipient":"mario.rossi@pec.example.it","subject":"Prova","body":"Ciao","username":"%s","password":"%s"}'
 Stop with Ctrl-C.
 `, url, o.Token, o.Username, o.Password, o.AcceptDelay, o.DeliverDelay, o.WarnAfter, o.ExpireAfter,
-		clock, sendRateText(o.SendRate), o.FailRate, o.DropRate, o.Seed,
+		clock, sendRateText(o.SendRate), o.FailRate, o.DropRate, o.Seed, o.Fault, dailyLimitText(o.DailyLimit), o.Receipts,
 		url, o.Token, o.Username, o.Username, o.Password)
 
 	srv := &http.Server{
@@ -182,4 +197,11 @@ func sendRateText(rate float64) string {
 		return "unlimited"
 	}
 	return fmt.Sprintf("%g POST /send per second (more get 429 with Retry-After)", rate)
+}
+
+func dailyLimitText(n int) string {
+	if n == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d PEC messages per Rome day", n)
 }

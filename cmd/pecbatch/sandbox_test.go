@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pecbatch/pecbatch/client/sandbox"
 )
 
 // lineWriter is a concurrency-safe buffer that reports the URL the sandbox
@@ -131,6 +133,67 @@ func TestSandboxCommandServesAndStops(t *testing.T) {
 	}
 }
 
+// TestSandboxCommandShapes: --receipts, --fault and --daily-limit reach the
+// sandbox and its banner.
+func TestSandboxCommandShapes(t *testing.T) {
+	t.Parallel()
+	url, out, _ := startSandbox(t, "--addr", "127.0.0.1:0", "--receipts", "PEC", "--daily-limit", "1",
+		"--accept-delay", "0s", "--deliver-delay", "0s", "--send-rate", "0")
+	for _, want := range []string{"style:     pec receipts", "daily limit 1 PEC messages per Rome day", "fault none"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	send := func(to string) (int, string) {
+		body := `{"sender":"sandbox@pec.sandbox.test","recipient":"` + to + `","subject":"Prova","body":"Ciao","username":"sandbox@pec.sandbox.test","password":"sandbox"}`
+		req, _ := http.NewRequest(http.MethodPost, url+"/send", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer sandbox-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ans struct {
+			MessageID string `json:"message_id"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&ans)
+		return resp.StatusCode, ans.MessageID
+	}
+	status, code := send("mario@pec.example.it")
+	if status != http.StatusCreated {
+		t.Fatalf("first send: %d", status)
+	}
+	if status, _ := send("anna@pec.example.it"); status != http.StatusForbidden {
+		t.Errorf("a send past --daily-limit 1: %d, want 403", status)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/send/"+code, nil)
+	req.Header.Set("Authorization", "Bearer sandbox-token")
+	req.Header.Set("x-username", "sandbox@pec.sandbox.test")
+	req.Header.Set("x-password", "sandbox")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(raw, []byte("Ricevuta di avvenuta consegna del messaggio indirizzato a mario@pec.example.it")) {
+		t.Errorf("--receipts pec: the delivery receipt does not name its addressee: %s", raw)
+	}
+
+	url, _, _ = startSandbox(t, "--addr", "127.0.0.1:0", "--fault", "smtp-auth", "--send-rate", "0")
+	body := `{"sender":"sandbox@pec.sandbox.test","recipient":"mario@pec.example.it","subject":"Prova","body":"Ciao","username":"sandbox@pec.sandbox.test","password":"sandbox"}`
+	req, _ = http.NewRequest(http.MethodPost, url+"/send", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer sandbox-token")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(raw, []byte(sandbox.SMTPAuthError)) {
+		t.Errorf("--fault smtp-auth: %d %s", resp.StatusCode, raw)
+	}
+}
+
 func TestSandboxCommandTimeScale(t *testing.T) {
 	t.Parallel()
 	url, _, _ := startSandbox(t, "--addr", "127.0.0.1:0", "--time-scale", "36000", "--send-rate", "1")
@@ -173,6 +236,9 @@ func TestSandboxCommandRefuses(t *testing.T) {
 		{"expiry before warning", []string{"--warn-after", "2h", "--expire-after", "1h"}, "--expire-after"},
 		{"empty token", []string{"--token", ""}, "must not be empty"},
 		{"zero time scale", []string{"--time-scale", "0"}, "--time-scale"},
+		{"unknown receipt style", []string{"--receipts", "postale"}, "--receipts"},
+		{"unknown fault", []string{"--fault", "meteor"}, "--fault"},
+		{"negative daily limit", []string{"--daily-limit", "-1"}, "--daily-limit"},
 		{"an argument", []string{"extra"}, "accepts 0 arg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,10 +12,11 @@ import (
 
 // testSendOptions are the arguments and flags of `pecbatch test-send`.
 type testSendOptions struct {
-	file    string
-	to      string
-	row     int
-	sandbox bool
+	file         string
+	to           string
+	row          int
+	sandbox      bool
+	sandboxFlags sandboxFlags
 }
 
 func newTestSendCommand(g *globalOptions) *cobra.Command {
@@ -31,12 +32,16 @@ campaign row: the row is still sent by run.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.file = args[0]
+			if name := o.sandboxFlags.changed(cmd.Flags()); name != "" && !o.sandbox {
+				return &usageError{fmt.Errorf("--%s shapes the in-process sandbox: add --sandbox", name)}
+			}
 			return runTestSend(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.to, "to", "", "the test address (required)")
 	cmd.Flags().IntVar(&o.row, "row", 1, "the row whose message is sent (1 is the first data row)")
 	cmd.Flags().BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch (nothing leaves the machine)")
+	o.sandboxFlags.add(cmd.Flags(), true)
 	return cmd
 }
 
@@ -47,7 +52,7 @@ func runTestSend(ctx context.Context, g *globalOptions, o *testSendOptions) erro
 	if o.row < 1 {
 		return &usageError{errors.New("--row must be 1 or more")}
 	}
-	c, local, err := loadForSending(ctx, g, o.file, o.sandbox)
+	c, local, err := loadForSending(ctx, g, o.file, o.sandbox, o.sandboxFlags)
 	if err != nil {
 		return fmt.Errorf("test-send: %w", err)
 	}
