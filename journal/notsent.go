@@ -43,3 +43,14 @@ func (r *Reader) MessageIDTaken(ctx context.Context, messageID string) (bool, er
 	}
 	return true, nil
 }
+
+// RowsWithSubject counts the rows of the journal whose subject is subject.
+// Reconciliation uses it: an acceptance that names no recipient can only
+// be a row's when no other row of the journal was given that subject.
+func (r *Reader) RowsWithSubject(ctx context.Context, subject string) (int, error) {
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM rows WHERE subject = ?", subject).Scan(&n); err != nil {
+		return 0, fmt.Errorf("journal: rows with subject: %w", err)
+	}
+	return n, nil
+}

@@ -154,11 +154,11 @@ func TestTwoJournalsOneMailbox(t *testing.T) {
 
 // TestUnnamedAcceptanceIsNobodys: the provider's documented acceptance has
 // an empty text, naming no recipient. Found for a row whose send was
-// dropped, it cannot prove which row (of which campaign) it belongs to:
-// the row stays unknown, and --resend-unknown does not send it again, as
-// it may well have been sent.
+// dropped, and whose subject another row of the journal also has, it
+// cannot prove which row it belongs to: the row stays unknown, and
+// --resend-unknown does not send it again, as it may well have been sent.
 func TestUnnamedAcceptanceIsNobodys(t *testing.T) {
-	f := newFixture(t, fastSandbox(), "P001,dest@pec.example.it,Uno")
+	f := newFixture(t, fastSandbox(), "P001,dest@pec.example.it,Uno", "P002,altro@pec.example.it,Due")
 	f.subject = "Avviso importante"
 	f.window = "1m"
 	f.writeCampaign()
@@ -183,7 +183,7 @@ func TestUnnamedAcceptanceIsNobodys(t *testing.T) {
 	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		switch {
 		case blankReceipts(w, r, next):
-		case isSend(r):
+		case isSend(r) && strings.Contains(readBody(t, r), "dest@pec.example.it"):
 			// Sent, and the connection dropped before the answer.
 			next.ServeHTTP(httptest.NewRecorder(), r)
 			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
@@ -203,7 +203,7 @@ func TestUnnamedAcceptanceIsNobodys(t *testing.T) {
 		}
 	})
 	res, out, err := f.run(t.Context(), testRun{NoWait: true, ResendUnknown: true, Clock: offsetClock(2 * time.Minute)})
-	if n := len(f.sb.Sends()); n != 1 || res.Sent != 0 {
+	if n := len(f.sb.Sends()); n != 2 || res.Sent != 0 {
 		t.Fatalf("the row was sent again (%d sends) though an acceptance of its subject names nobody\n%s", n, out)
 	}
 	if got := f.states()["P001"]; got != journal.StateUnknown {
@@ -260,7 +260,7 @@ func TestSendAnsweredWithAClaimedID(t *testing.T) {
 			got.State, got.MessageID, got.LastError, out)
 	}
 	res, out, err := f.run(t.Context(), testRun{NoWait: true, ResendUnknown: true, Clock: offsetClock(2 * time.Minute)})
-	if n := len(f.sb.Sends()); n != 1 || res.Sent != 0 {
+	if n := len(f.sb.Sends()); n != 2 || res.Sent != 0 {
 		t.Errorf("--resend-unknown sent the row again (%d sends)\n%s", n, out)
 	}
 	if !errors.Is(err, campaign.ErrRowsUnknown) || !f.rec.noted(NoteNotResent) {

@@ -159,6 +159,11 @@ type reconRow struct {
 	// (sending.reference): no other row of any journal has it, so an
 	// acceptance of that subject is the row's even if it names nobody.
 	OwnSubject bool
+	// SoleRowWithSubject says no other row of the journal has the row's
+	// subject (a personalised subject): an acceptance of that subject that
+	// names nobody and that the claim ledger gives to no journal can only
+	// be this row's among every campaign the ledger knows.
+	SoleRowWithSubject bool
 }
 
 // reconCand is an acceptance (or refusal) receipt found in the mailbox.
@@ -319,15 +324,20 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
+	withSubject, err := e.j.RowsWithSubject(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	soleRow := withSubject == 1
 	own := make(map[int64]bool, len(rows))
 	rr := make([]reconRow, 0, len(rows))
 	for _, row := range rows {
 		own[row.ID] = true
-		rr = append(rr, e.reconRow(row))
+		rr = append(rr, e.reconRow(row, soleRow))
 	}
 	for _, row := range claimants {
 		if row.Subject == subject && !own[row.ID] {
-			rr = append(rr, e.reconRow(row))
+			rr = append(rr, e.reconRow(row, soleRow))
 		}
 	}
 	matches, ambiguous := matchSends(rr, cands, before, after)
@@ -394,9 +404,11 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 	return found, nil
 }
 
-// reconRow is how matching sees a row.
-func (e *runEnv) reconRow(row journal.Row) reconRow {
-	return reconRow{ID: row.ID, Key: row.Key, Recipients: row.Recipients, SendingAt: row.SendingAt, OwnSubject: e.ownSubject(row)}
+// reconRow is how matching sees a row; soleRow says no other row of the
+// journal has its subject.
+func (e *runEnv) reconRow(row journal.Row, soleRow bool) reconRow {
+	return reconRow{ID: row.ID, Key: row.Key, Recipients: row.Recipients, SendingAt: row.SendingAt,
+		OwnSubject: e.ownSubject(row), SoleRowWithSubject: soleRow}
 }
 
 // dropClaimed removes the candidates the mailbox's claim ledger gives to
@@ -490,7 +502,8 @@ func provesSend(c client.Classification, subject string) bool {
 // sending time (less skew) to the end of its reconciliation window, and:
 // the claim ledger gives it to that row; or it names exactly the row's
 // recipients in its tagged list; or it names nobody and the row's subject
-// carries the row's own reference. Then:
+// carries the row's own reference or is given to no other row of the
+// journal. Then:
 //
 //  1. a row with one fitting receipt that fits no other row gets it, again
 //     and again as the rows and receipts left shrink;
@@ -517,7 +530,7 @@ func matchSends(rows []reconRow, cands []reconCand, skew, window time.Duration) 
 		case c.Owner != "":
 			return c.Owner == r.Key
 		case !c.Named:
-			return r.OwnSubject
+			return r.OwnSubject || r.SoleRowWithSubject
 		case len(c.Recipients) != len(r.Recipients):
 			return false
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client/sandbox"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -212,41 +213,68 @@ func TestRunConfirm(t *testing.T) {
 	f.checkExactlyOnce(0)
 }
 
-// TestRunConstantSubject: every row has the same subject; dropped
-// connections are reconciled by the recipients the acceptances name, each
-// row getting its own code.
+// TestRunConstantSubject: every row has the same subject and some sends
+// are dropped after the sandbox acted. Where the acceptances name their
+// recipients (PEC providers' style), each dropped row is reconciled and
+// gets its own code. Where they name nobody (the provider's documented
+// shape), no acceptance can be told apart from the others: the dropped
+// rows stay unknown and are never resent, even with --resend-unknown.
 func TestRunConstantSubject(t *testing.T) {
-	f := newFixture(t, fastSandbox(), csvRows(5, "pec.example.it")...)
-	f.subject = "Avviso importante"
-	f.window = "5s"
-	f.writeCampaign()
-	var on atomic.Bool
-	on.Store(true)
-	var n atomic.Int32
-	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if isSend(r) && on.Load() && n.Add(1)%2 == 0 {
-			next.ServeHTTP(discardWriter{}, r) // sent, then the connection drops
-			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-	res, out, err := f.run(t.Context(), testRun{})
-	if err != nil || res.Stats.Reconciled != 2 {
-		t.Fatalf("Run: %v, %d reconciled\n%s", err, res.Stats.Reconciled, out)
-	}
-	byRecipient := map[string]string{}
-	for _, s := range f.sb.Sends() {
-		byRecipient[s.Recipients[0]] = s.Code
-	}
-	for key, row := range f.rowsByKey() {
-		if byRecipient[row.Recipients[0]] != row.MessageID {
-			t.Errorf("row %s has code %s, the sandbox sent it as %s", key, row.MessageID, byRecipient[row.Recipients[0]])
-		}
-	}
-	if len(f.sb.Sends()) != 5 {
-		t.Errorf("%d sends, want 5", len(f.sb.Sends()))
+	for _, style := range []sandbox.ReceiptStyle{sandbox.StylePEC, sandbox.StyleDocumented} {
+		t.Run(string(style), func(t *testing.T) {
+			opts := fastSandbox()
+			opts.Receipts = style
+			f := newFixture(t, opts, csvRows(5, "pec.example.it")...)
+			f.subject = "Avviso importante"
+			f.window = "5s"
+			f.writeCampaign()
+			var n atomic.Int32
+			f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+				if isSend(r) && n.Add(1)%2 == 0 {
+					next.ServeHTTP(discardWriter{}, r) // sent, then the connection drops
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+			res, out, err := f.run(t.Context(), testRun{})
+			if style == sandbox.StyleDocumented {
+				if !errors.Is(err, campaign.ErrRowsUnknown) || res.Stats.Reconciled != 0 {
+					t.Fatalf("Run: %v, %d reconciled; want the 2 dropped rows unknown\n%s", err, res.Stats.Reconciled, out)
+				}
+				f.setWrap(nil)
+				_, out, _ = f.run(t.Context(), testRun{NoWait: true, ResendUnknown: true, Clock: offsetClock(time.Minute)})
+				if got := len(f.sb.Sends()); got != 5 {
+					t.Errorf("%d sends, want 5: a row whose acceptance may be any of several was resent\n%s", got, out)
+				}
+				unknown := 0
+				for _, st := range f.states() {
+					if st == journal.StateUnknown {
+						unknown++
+					}
+				}
+				if unknown != 2 {
+					t.Errorf("%d rows unknown, want the 2 dropped ones: %v", unknown, f.states())
+				}
+				return
+			}
+			if err != nil || res.Stats.Reconciled != 2 {
+				t.Fatalf("Run: %v, %d reconciled\n%s", err, res.Stats.Reconciled, out)
+			}
+			byRecipient := map[string]string{}
+			for _, s := range f.sb.Sends() {
+				byRecipient[s.Recipients[0]] = s.Code
+			}
+			for key, row := range f.rowsByKey() {
+				if byRecipient[row.Recipients[0]] != row.MessageID {
+					t.Errorf("row %s has code %s, the sandbox sent it as %s", key, row.MessageID, byRecipient[row.Recipients[0]])
+				}
+			}
+			if len(f.sb.Sends()) != 5 {
+				t.Errorf("%d sends, want 5", len(f.sb.Sends()))
+			}
+		})
 	}
 }
 
