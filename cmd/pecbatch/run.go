@@ -99,8 +99,11 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		defer local.close()
 	}
 	d := g.runnerDeps(o.report)
-	if d.LedgerPath, err = g.ledgerPath(c); err != nil {
-		return fmt.Errorf("run: %w", err)
+	if local == nil {
+		// The sandbox gives a ledger of its own (configure, below).
+		if d.LedgerPath, err = g.ledgerPath(c); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
 	}
 	ropts := runner.RunOptions{
 		Limit:                 o.limit,

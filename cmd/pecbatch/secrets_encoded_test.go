@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -164,7 +165,22 @@ func TestSecretsEchoedInEveryEncoding(t *testing.T) {
 			res  relResult
 		}{name, res})
 	}
-	step("run with echoes", exitRowsUnknown, "run", f.file, "--yes", "--verbose", "--log-format", "json")
+	// A proxy's HTML page stops the run as an endpoint failure (exit 1):
+	// run again, as an operator would, until the campaign has gone through.
+	for i := 0; ; i++ {
+		res := f.run("run", f.file, "--yes", "--verbose", "--log-format", "json")
+		outputs = append(outputs, struct {
+			name string
+			res  relResult
+		}{fmt.Sprintf("run with echoes %d", i+1), res})
+		if res.code == exitError && res.signal == 0 && i < len(forms) {
+			continue
+		}
+		if res.code != exitRowsUnknown || res.signal != 0 {
+			t.Errorf("run with echoes %d: want exit status %d, got %s", i+1, exitRowsUnknown, res)
+		}
+		break
+	}
 	if row := f.journalRow(relKey(1)); row.State != "rejected" || strings.Count(row.LastError, "[redacted]") != 2 {
 		t.Errorf("row 1 is %s (%q): want rejected with the scrubbed echo, which proves the echo reached the journal's path",
 			row.State, row.LastError)
@@ -191,7 +207,16 @@ func TestSecretsEchoedInEveryEncoding(t *testing.T) {
 		checkNone(o.name+" stdout", []byte(o.res.stdout))
 		checkNone(o.name+" stderr", []byte(o.res.stderr))
 	}
-	if !strings.Contains(outputs[3].res.stdout, "[redacted]") || !strings.Contains(outputs[5].res.stdout+readFile(t, filepath.Join(f.dir, "esiti.csv")), "[redacted]") {
+	output := func(name string) string {
+		for _, o := range outputs {
+			if o.name == name {
+				return o.res.stdout
+			}
+		}
+		t.Fatalf("no output of %s", name)
+		return ""
+	}
+	if !strings.Contains(output("status"), "[redacted]") || !strings.Contains(output("report csv")+readFile(t, filepath.Join(f.dir, "esiti.csv")), "[redacted]") {
 		t.Error("status or the CSV report does not show the scrubbed echo: the test does not reach them")
 	}
 	files := 0

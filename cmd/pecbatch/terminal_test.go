@@ -203,7 +203,7 @@ func TestPollInterruptedNamesPoll(t *testing.T) {
 	srv := httptest.NewServer(sandbox.New(opts))
 	defer srv.Close()
 	env := map[string]string{"PECMASSIVA_URL": srv.URL, "PECMASSIVA_TOKEN": opts.Token,
-		"PEC_USERNAME": opts.Username, "PEC_PASSWORD": opts.Password}
+		"PEC_USERNAME": opts.Username, "PEC_PASSWORD": opts.Password, ledgerDirVar: testLedgerDir(t)}
 	file := runCmdCampaign(t, 2)
 	if _, stderr, code := pecbatchEnv(t, env, "run", file, "--yes", "--no-wait", "--report", "-"); code != 0 {
 		t.Fatalf("run --no-wait: exit %d\n%s", code, stderr)
