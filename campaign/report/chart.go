@@ -76,7 +76,7 @@ const (
 	chartHeight   = 300
 	chartLeft     = 56
 	chartRight    = chartWidth - 16
-	chartTop      = 28
+	chartTop      = 42 // room for two lines of legend
 	chartBottom   = chartHeight - 52
 	chartMaxTicks = 7
 )
@@ -190,20 +190,24 @@ func timelineChart(p *message.Printer, series []timeSeries, loc *time.Location) 
 	c.YLabel = p.Sprintf("axis.cumulative")
 	y := c.yScale(most)
 	var desc []string
-	legendX := c.Left
+	legendX, legendY := c.Left, c.Top-28
 	when := p.Sprintf("layout.datetime")
 	for _, s := range series {
 		if len(s.Times) == 0 {
 			continue
 		}
+		// Each entry as wide as its text (12px font); one that would run
+		// past the plot starts a second line.
+		width := 24 + 7*float64(utf8.RuneCountInString(fmt.Sprintf("%s (%d)", s.Name, len(s.Times))))
+		if legendX > c.Left && legendX+width > c.Right {
+			legendX, legendY = c.Left, legendY+15
+		}
 		line := svgLine{
 			Name: s.Name, Class: s.Class, Total: len(s.Times),
 			Points:  stepPoints(s.Times, x, y, c.Right),
-			LegendX: legendX, LegendLine: legendX + 18, LegendText: legendX + 24, LegendY: c.Top - 12,
+			LegendX: legendX, LegendLine: legendX + 18, LegendText: legendX + 24, LegendY: legendY,
 		}
-		// Each entry as wide as its text (12px font), so that five
-		// series fit on the line.
-		legendX += 24 + 7*float64(utf8.RuneCountInString(fmt.Sprintf("%s (%d)", s.Name, len(s.Times)))) + 14
+		legendX += width + 14
 		c.Lines = append(c.Lines, line)
 		desc = append(desc, p.Sprintf("timeline.series", len(s.Times), s.Name,
 			time.Unix(0, s.Times[0]).In(loc).Format(when),

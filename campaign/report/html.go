@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/text/message"
@@ -366,6 +367,21 @@ func plural(p *message.Printer, n int, noun string) string {
 // than reading the rows and keeps no package state.
 func reportTemplate(p *message.Printer) *template.Template {
 	return template.Must(template.New("report").Funcs(template.FuncMap{
-		"t": func(key string, args ...any) string { return p.Sprintf(key, args...) },
+		"t":    func(key string, args ...any) string { return p.Sprintf(key, args...) },
+		"code": codeSpans,
 	}).Parse(reportHTML))
+}
+
+// codeSpans writes text with its `backquoted` parts (commands to type) as
+// <code>, every part escaped.
+func codeSpans(text string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(text, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(part))
+	}
+	return template.HTML(b.String())
 }

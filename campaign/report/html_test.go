@@ -256,3 +256,49 @@ func TestLatencyChart(t *testing.T) {
 		t.Errorf("desc = %q", c.Desc)
 	}
 }
+
+// TestChartLabelsInside checks that the last time label is anchored so it
+// stays inside the chart, and that the legend entries do not overlap and
+// fit on the line.
+func TestChartLabelsInside(t *testing.T) {
+	base := at(10, 0, 0).UnixNano()
+	min := int64(time.Minute)
+	c := timelineChart(printer(Italian), []timeSeries{
+		{Name: "inviati", Class: "sent", Times: []int64{base, base + 60*min}},
+		{Name: "consegnati", Class: "delivered", Times: []int64{base + 30*min}},
+		{Name: "non consegnati", Class: "failed", Times: []int64{base + 40*min}},
+		{Name: "scaduti", Class: "expired", Times: []int64{base + 50*min}},
+		{Name: "rifiutati", Class: "rejected", Times: []int64{base + 55*min}},
+	}, rome)
+	last := c.XTicks[len(c.XTicks)-1]
+	if last.Pos+tickLabelWidth(last.Label)/2 > c.Width && last.Anchor != "end" {
+		t.Errorf("last tick %+v would be cut off at %v", last, c.Width)
+	}
+	for _, tk := range c.XTicks {
+		right := tk.Pos + tickLabelWidth(tk.Label)/2
+		if tk.Anchor == "end" {
+			right = tk.Pos
+		}
+		if right > c.Width {
+			t.Errorf("tick %+v ends at %v, past the chart's width %v", tk, right, c.Width)
+		}
+	}
+	if len(c.Lines) != 5 {
+		t.Fatalf("%d legend entries, want 5", len(c.Lines))
+	}
+	for i, l := range c.Lines {
+		end := l.LegendText + 7*float64(len(fmt.Sprintf("%s (%d)", l.Name, l.Total)))
+		if end > c.Width {
+			t.Errorf("legend entry %q ends at %v, past the chart", l.Name, end)
+		}
+		if l.LegendY >= c.Top {
+			t.Errorf("legend entry %q at y %v, inside the plot (top %v)", l.Name, l.LegendY, c.Top)
+		}
+		if i > 0 && c.Lines[i-1].LegendY == l.LegendY {
+			prev := c.Lines[i-1]
+			if prevEnd := prev.LegendText + 7*float64(len(fmt.Sprintf("%s (%d)", prev.Name, prev.Total))); l.LegendX < prevEnd {
+				t.Errorf("legend entry %q starts at %v, over %q which ends at %v", l.Name, l.LegendX, prev.Name, prevEnd)
+			}
+		}
+	}
+}

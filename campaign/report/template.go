@@ -94,7 +94,7 @@ footer { font-size: 12px; margin-top: 24px; margin-bottom: 24px; }
 <div class="scroll"><table class="undelivered">
 <thead><tr><th scope="col" class="num">{{t "col.row"}}</th><th scope="col">{{t "col.key"}}</th><th scope="col">{{t "col.recipient"}}</th><th scope="col">{{t "col.state"}}</th><th scope="col">{{t "col.reason"}}</th><th scope="col">{{t "col.next"}}</th><th scope="col">{{t "col.error"}}</th><th scope="col">{{t "col.when"}}</th></tr></thead>
 <tbody>
-{{range .Undelivered}}<tr data-state="{{.State}}"><td class="num">{{.Row}}</td><td class="key">{{.Key}}</td><td class="addr">{{.Recipient}}</td><td><span class="badge {{.Class}}">{{.StateName}}</span></td><td>{{.Reason}}</td><td class="next">{{.Next}}</td><td class="err">{{.Error}}</td><td>{{template "time" .When}}</td></tr>
+{{range .Undelivered}}<tr data-state="{{.State}}"><td class="num">{{.Row}}</td><td class="key">{{.Key}}</td><td class="addr">{{.Recipient}}</td><td><span class="badge {{.Class}}">{{.StateName}}</span></td><td>{{.Reason}}</td><td class="next">{{code .Next}}</td><td class="err">{{.Error}}</td><td>{{template "time" .When}}</td></tr>
 {{end}}</tbody>
 </table></div>
 {{else}}<p class="empty">{{t "undelivered.none"}}</p>
