@@ -157,6 +157,11 @@ func rowNote(p *message.Printer, r Row) string {
 // stateName is a state's name in the printer's language; a state the
 // catalogue does not know keeps its own name.
 func stateName(p *message.Printer, state string) string {
+	// A key the catalogue lacks is used as a format: only a plain state
+	// code is looked up, so a '%' in an odd state is never read as a verb.
+	if state == "" || strings.ContainsFunc(state, func(r rune) bool { return (r < 'a' || r > 'z') && r != '_' }) {
+		return state
+	}
 	key := "state." + state
 	if name := p.Sprintf(key); name != key {
 		return name

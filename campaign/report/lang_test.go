@@ -64,8 +64,10 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("state %s is %q in English, want its code", st.State, stateName(en, st.State))
 		}
 	}
-	if stateName(it, "quarantined") != "quarantined" {
-		t.Error("a state the catalogue lacks does not keep its name")
+	for _, odd := range []string{"quarantined", "%d%s", "Delivered", ""} {
+		if got := stateName(it, odd); got != odd {
+			t.Errorf("stateName(%q) = %q: a state the catalogue lacks must keep its name", odd, got)
+		}
 	}
 	if got := it.Sprintf("share", 12.5); got != "12,5%" {
 		t.Errorf("Italian share = %q, want 12,5%%", got)
