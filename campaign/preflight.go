@@ -481,6 +481,13 @@ func (c *Campaign) consume(rep *PreflightReport, dd *deduper, o *rowOutcome, csv
 		rep.add(*dup)
 	}
 	s.Recipients += len(o.result.Recipients)
+	for _, addr := range o.result.Recipients {
+		if domain, ok := OrdinaryMailDomain(addr); ok {
+			rep.warn(Problem{File: csvName, Line: o.result.Line, Row: o.result.Row, Field: "to",
+				Message: fmt.Sprintf("%s is at %s, an ordinary e-mail provider, not PEC: it will never give a delivery receipt "+
+					"(the row ends accepted_not_certifiable); use the recipient's PEC address (INI-PEC) or send by raccomandata A/R", addr, domain)})
+		}
+	}
 	size := int64(o.result.Size)
 	s.TotalSize += size
 	if size > s.LargestSize {

@@ -2,10 +2,8 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,65 +12,13 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // reportArtifacts is where the browser test leaves the page and its
 // screenshot for a person to look at; it is in .gitignore.
 const reportArtifacts = "testdata/report-artifacts"
-
-// chromiumResult is what a headless Chromium made of a page.
-type chromiumResult struct {
-	dom      string   // the DOM after load (--dump-dom)
-	console  []string // console messages: errors, CSP violations
-	log      string   // all of Chromium's stderr
-	elapsed  time.Duration
-	shotPath string
-}
-
-// runChromium loads file in Debian's headless Chromium, with the network
-// features that would make the test slow or flaky turned off, and logging
-// on so that console messages (a blocked fetch is one) reach stderr.
-func runChromium(t *testing.T, file, screenshot string) chromiumResult {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		// Not a skip: this test is the only proof that the page works in a
-		// browser. .ci/run installs chromium; on a workstation run
-		// `apt-get install chromium` (Debian) first.
-		t.Fatalf("chromium is not on PATH (%v): install Debian's chromium (apt-get install chromium) to run the HTML report's browser test", err)
-	}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		// No host name resolves: whatever the page or the browser itself
-		// tried, nothing leaves the machine.
-		"--host-resolver-rules=MAP * ~NOTFOUND",
-		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom"}
-	if screenshot != "" {
-		args = append(args, "--screenshot="+screenshot, "--window-size=1280,2000")
-	}
-	args = append(args, "file://"+filepath.ToSlash(abs))
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	res := chromiumResult{dom: stdout.String(), log: stderr.String(), elapsed: time.Since(start), shotPath: screenshot}
-	for _, line := range strings.Split(res.log, "\n") {
-		if strings.Contains(line, ":CONSOLE") {
-			res.console = append(res.console, line)
-		}
-	}
-	return res
-}
 
 // TestReportHTMLInChromium writes the HTML report of a real journal, loads
 // it in headless Chromium and checks that the page loaded, that the totals
@@ -95,20 +41,20 @@ func TestReportHTMLInChromium(t *testing.T) {
 	}
 	assertSelfContained(t, string(src))
 
-	res := runChromium(t, page, shot)
-	t.Logf("chromium loaded the report in %v; page: %s; screenshot: %s", res.elapsed.Round(time.Millisecond), page, shot)
+	res := testutil.Chromium(t, page, shot, 1280, 2000)
+	t.Logf("chromium loaded the report in %v; page: %s; screenshot: %s", res.Elapsed.Round(time.Millisecond), page, shot)
 
-	if len(res.console) > 0 {
+	if len(res.Console) > 0 {
 		t.Errorf("the page logged console messages (errors, or fetches blocked by its Content-Security-Policy):\n%s",
-			strings.Join(res.console, "\n"))
+			strings.Join(res.Console, "\n"))
 	}
-	doc, err := html.Parse(strings.NewReader(res.dom))
+	doc, err := html.Parse(strings.NewReader(res.DOM))
 	if err != nil {
 		t.Fatal(err)
 	}
 	totals := findElement(doc, func(n *html.Node) bool { return attr(n, "id") == "totals" })
 	if totals == nil {
-		t.Fatalf("the loaded page has no totals section; DOM:\n%.2000s", res.dom)
+		t.Fatalf("the loaded page has no totals section; DOM:\n%.2000s", res.DOM)
 	}
 	shown := map[string]int{}
 	walk(totals, func(n *html.Node) {
@@ -168,9 +114,9 @@ func TestChromiumSeesOutsideFetches(t *testing.T) {
 	if err := os.WriteFile(page, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := runChromium(t, page, "")
-	if !strings.Contains(strings.Join(res.console, "\n"), "example.invalid") {
-		t.Errorf("a blocked fetch of http://example.invalid/ left no console message; stderr:\n%s", res.log)
+	res := testutil.Chromium(t, page, "", 0, 0)
+	if !strings.Contains(strings.Join(res.Console, "\n"), "example.invalid") {
+		t.Errorf("a blocked fetch of http://example.invalid/ left no console message; stderr:\n%s", res.Log)
 	}
 }
 

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/message"
 )
 
 // svgChart is the geometry of one chart of the HTML report, ready for its
@@ -27,10 +30,28 @@ type svgChart struct {
 	Bars                               []svgBar
 }
 
-// svgTick is one tick of an axis: its position along the axis and label.
+// svgTick is one tick of an axis: its position along the axis, its label
+// and how the label is anchored (middle, or end for a label that would
+// otherwise run past the chart's right edge).
 type svgTick struct {
-	Pos   float64
-	Label string
+	Pos    float64
+	Label  string
+	Anchor string
+}
+
+// tickLabelWidth estimates the width of a tick label at the charts' 11px
+// font: digits and letters average under 7 units.
+func tickLabelWidth(label string) float64 { return 7 * float64(utf8.RuneCountInString(label)) }
+
+// anchorTicks keeps every x tick label inside the chart: one centred on
+// its tick that would be cut off at the right edge is ended at its tick.
+func (c *svgChart) anchorTicks() {
+	for i := range c.XTicks {
+		c.XTicks[i].Anchor = "middle"
+		if c.XTicks[i].Pos+tickLabelWidth(c.XTicks[i].Label)/2 > c.Width-2 {
+			c.XTicks[i].Anchor = "end"
+		}
+	}
 }
 
 // svgLine is one series of a line chart, with its legend entry.
@@ -55,7 +76,7 @@ const (
 	chartHeight   = 300
 	chartLeft     = 56
 	chartRight    = chartWidth - 16
-	chartTop      = 28
+	chartTop      = 42 // room for two lines of legend
 	chartBottom   = chartHeight - 52
 	chartMaxTicks = 7
 )
@@ -131,7 +152,7 @@ type timeSeries struct {
 
 // timelineChart draws the cumulative count of each series over time, as
 // steps. It returns nil when there is nothing to draw.
-func timelineChart(series []timeSeries, loc *time.Location) *svgChart {
+func timelineChart(p *message.Printer, series []timeSeries, loc *time.Location) *svgChart {
 	var lo, hi int64 = math.MaxInt64, math.MinInt64
 	events, most := 0, 0
 	for i := range series {
@@ -146,7 +167,7 @@ func timelineChart(series []timeSeries, loc *time.Location) *svgChart {
 	if events == 0 {
 		return nil
 	}
-	c := newChart("timeline", "Recipients sent and delivered over time")
+	c := newChart("timeline", p.Sprintf("timeline.title"))
 	// A campaign sent within a few seconds still gets a readable axis.
 	if time.Duration(hi-lo) < time.Minute {
 		hi = lo + int64(time.Minute)
@@ -155,34 +176,44 @@ func timelineChart(series []timeSeries, loc *time.Location) *svgChart {
 	step := pickStep(span, chartMaxTicks)
 	x := func(t int64) float64 { return c.Left + float64(t-lo)/float64(hi-lo)*(c.Right-c.Left) }
 	start, end := time.Unix(0, lo).In(loc), time.Unix(0, hi).In(loc)
-	format := timeTickFormat(start, end, step)
+	format := timeTickFormat(p, start, end, step)
 	midnight := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc)
 	first := midnight.Add((start.Sub(midnight) + step - 1) / step * step)
 	for t := first; !t.After(end); t = t.Add(step) {
 		c.XTicks = append(c.XTicks, svgTick{Pos: round1(x(t.UnixNano())), Label: t.Format(format)})
 	}
-	c.XLabel = "time (" + zoneLabel(start) + ")"
+	c.anchorTicks()
+	c.XLabel = p.Sprintf("axis.time", zoneLabel(start))
 	if format == "15:04" || format == "15:04:05" {
-		c.XLabel = "time on " + start.Format("2 Jan 2006") + " (" + zoneLabel(start) + ")"
+		c.XLabel = p.Sprintf("axis.timeOn", start.Format(p.Sprintf("layout.day")), zoneLabel(start))
 	}
-	c.YLabel = "recipients (cumulative)"
+	c.YLabel = p.Sprintf("axis.cumulative")
 	y := c.yScale(most)
 	var desc []string
+	legendX, legendY := c.Left, c.Top-28
+	when := p.Sprintf("layout.datetime")
 	for _, s := range series {
 		if len(s.Times) == 0 {
 			continue
 		}
-		legendX := c.Left + float64(len(c.Lines))*140
-		c.Lines = append(c.Lines, svgLine{
+		// Each entry as wide as its text (12px font); one that would run
+		// past the plot starts a second line.
+		width := 24 + 7*float64(utf8.RuneCountInString(fmt.Sprintf("%s (%d)", s.Name, len(s.Times))))
+		if legendX > c.Left && legendX+width > c.Right {
+			legendX, legendY = c.Left, legendY+15
+		}
+		line := svgLine{
 			Name: s.Name, Class: s.Class, Total: len(s.Times),
 			Points:  stepPoints(s.Times, x, y, c.Right),
-			LegendX: legendX, LegendLine: legendX + 18, LegendText: legendX + 24, LegendY: c.Top - 12,
-		})
-		desc = append(desc, fmt.Sprintf("%d %s, the first at %s and the last at %s", len(s.Times), s.Name,
-			time.Unix(0, s.Times[0]).In(loc).Format("2 Jan 2006 15:04:05"),
-			time.Unix(0, s.Times[len(s.Times)-1]).In(loc).Format("2 Jan 2006 15:04:05")))
+			LegendX: legendX, LegendLine: legendX + 18, LegendText: legendX + 24, LegendY: legendY,
+		}
+		legendX += width + 14
+		c.Lines = append(c.Lines, line)
+		desc = append(desc, p.Sprintf("timeline.series", len(s.Times), s.Name,
+			time.Unix(0, s.Times[0]).In(loc).Format(when),
+			time.Unix(0, s.Times[len(s.Times)-1]).In(loc).Format(when)))
 	}
-	c.Desc = "Cumulative number of recipients over time: " + strings.Join(desc, "; ") + "."
+	c.Desc = p.Sprintf("timeline.desc", strings.Join(desc, "; "))
 	return c
 }
 
@@ -220,17 +251,17 @@ func stepPoints(times []int64, x func(int64) float64, y func(float64) float64, r
 // timeTickFormat chooses how the ticks of a time axis from start to end
 // every step read: no more detail than the step needs, the day only when
 // the axis spans several.
-func timeTickFormat(start, end time.Time, step time.Duration) string {
+func timeTickFormat(p *message.Printer, start, end time.Time, step time.Duration) string {
 	sameDay := start.Year() == end.Year() && start.YearDay() == end.YearDay()
 	switch {
 	case step >= 24*time.Hour:
-		return "2 Jan"
+		return p.Sprintf("layout.tick.day")
 	case step < time.Minute && sameDay:
 		return "15:04:05"
 	case sameDay:
 		return "15:04"
 	}
-	return "2 Jan 15:04"
+	return p.Sprintf("layout.tick.dayTime")
 }
 
 // zoneLabel names the time zone of t with its offset, e.g. "CET, UTC+01:00".
@@ -245,7 +276,7 @@ func zoneLabel(t time.Time) string {
 
 // latencyChart draws the histogram of delivery latencies. It returns nil
 // when there is none.
-func latencyChart(lat []time.Duration) *svgChart {
+func latencyChart(p *message.Printer, lat []time.Duration) *svgChart {
 	if len(lat) == 0 {
 		return nil
 	}
@@ -263,9 +294,9 @@ func latencyChart(lat []time.Duration) *svgChart {
 	for _, l := range lat {
 		bins[l/step]++
 	}
-	c := newChart("latency", "Delivery latency")
-	c.XLabel = "time from send to delivery receipt"
-	c.YLabel = "recipients"
+	c := newChart("latency", p.Sprintf("latency.title"))
+	c.XLabel = p.Sprintf("axis.latency")
+	c.YLabel = p.Sprintf("axis.recipients")
 	y := c.yScale(slices.Max(bins))
 	width := (c.Right - c.Left) / float64(len(bins))
 	for i, n := range bins {
@@ -273,7 +304,7 @@ func latencyChart(lat []time.Duration) *svgChart {
 		bar := svgBar{
 			X: round1(c.Left + float64(i)*width + 1), W: round1(math.Max(width-2, 1)),
 			Y: round1(y(float64(n))), H: round1(c.Bottom - y(float64(n))),
-			Title: fmt.Sprintf("%d delivered in %s to %s", n, shortDuration(from), shortDuration(to)),
+			Title: p.Sprintf("latency.bar", n, shortDuration(from), shortDuration(to)),
 		}
 		c.Bars = append(c.Bars, bar)
 	}
@@ -282,15 +313,15 @@ func latencyChart(lat []time.Duration) *svgChart {
 	for i := 0; i <= len(bins); i += every {
 		c.XTicks = append(c.XTicks, svgTick{Pos: round1(c.Left + float64(i)*width), Label: shortDuration(time.Duration(i) * step)})
 	}
-	c.Desc = fmt.Sprintf("Histogram of the time from send to delivery receipt for %d delivered recipients, in bins of %s: %s.",
-		len(lat), shortDuration(step), latencySummary(lat))
+	c.anchorTicks()
+	c.Desc = p.Sprintf("latency.desc", len(lat), shortDuration(step), latencySummary(p, lat))
 	return c
 }
 
 // latencySummary states the median, the 90th percentile and the longest of
 // sorted latencies.
-func latencySummary(sorted []time.Duration) string {
-	return fmt.Sprintf("median %s, 90th percentile %s, longest %s",
+func latencySummary(p *message.Printer, sorted []time.Duration) string {
+	return p.Sprintf("latency.summary",
 		shortDuration(percentile(sorted, 50)), shortDuration(percentile(sorted, 90)), shortDuration(sorted[len(sorted)-1]))
 }
 

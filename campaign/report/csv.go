@@ -5,14 +5,18 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
+	"golang.org/x/text/message"
 )
 
-// reportCSVLine is one line of the CSV report; its tags are the header.
-// Every text field is already neutralised and every time already formatted.
+// reportCSVLine is one line of the CSV report, in column order; its tags
+// name the catalogue entries of the header ("csv."+tag), which is written
+// in the report's language. Every text field is already neutralised and
+// every time already formatted.
 type reportCSVLine struct {
 	Row         int    `csv:"row"`
 	Key         string `csv:"key"`
@@ -28,7 +32,30 @@ type reportCSVLine struct {
 	Receipts    int    `csv:"receipts"`
 	// Note is NoteChangedAfterSend or empty.
 	Note string `csv:"note"`
+	// Reason and NextStep say, for an Undelivered recipient, why it did
+	// not get the message and what an office does next; empty otherwise.
+	Reason   string `csv:"reason"`
+	NextStep string `csv:"next_step"`
 }
+
+// csvColumns are the tags of reportCSVLine, in order.
+func csvColumns() []string {
+	return []string{"row", "key", "recipient", "subject", "message_id", "state", "error",
+		"submitted_at", "accepted_at", "delivered_at", "failed_at", "receipts", "note", "reason", "next_step"}
+}
+
+// csvHeader is the header line in the printer's language.
+func csvHeader(p *message.Printer) []string {
+	cols := csvColumns()
+	for i, c := range cols {
+		cols[i] = p.Sprintf("csv." + c)
+	}
+	return cols
+}
+
+// excelTimeLayout is how --excel writes a time: Italian Excel reads
+// day/month/year with the time as a date, which it can sort and compute on.
+const excelTimeLayout = "02/01/2006 15:04:05"
 
 // reportCSVBatch is how many lines are handed to gocsv at a time: enough to
 // amortise its per-call reflection, small enough to keep memory flat.
@@ -52,18 +79,21 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 		cw.UseCRLF = true
 	}
 	loc := opts.location()
+	p := printer(opts.Lang)
+	// The header is written first, even for an empty campaign, in the
+	// report's language; gocsv writes only the lines.
+	if err := cw.Write(csvHeader(p)); err != nil {
+		return fmt.Errorf("report: write csv: %w", err)
+	}
+	timeText := func(t time.Time) string { return csvTime(t, loc) }
+	messageID := neutraliseCell
+	if opts.Excel {
+		timeText = func(t time.Time) string { return excelTime(t, loc) }
+		messageID = excelText
+	}
 	batch := make([]reportCSVLine, 0, reportCSVBatch)
-	header := true
 	flush := func() error {
-		var err error
-		if header {
-			// The first batch carries the header, even when it is empty:
-			// an empty campaign still gets a CSV with its column names.
-			err = gocsv.MarshalCSV(batch, cw)
-			header = false
-		} else {
-			err = gocsv.MarshalCSVWithoutHeaders(batch, cw)
-		}
+		err := gocsv.MarshalCSVWithoutHeaders(batch, cw)
 		batch = batch[:0]
 		if err != nil {
 			return fmt.Errorf("report: write csv: %w", err)
@@ -74,21 +104,26 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		batch = append(batch, reportCSVLine{
+		line := reportCSVLine{
 			Row:         r.Row,
 			Key:         neutraliseCell(r.Key),
 			Recipient:   neutraliseCell(r.Recipient),
 			Subject:     neutraliseCell(r.Subject),
-			MessageID:   neutraliseCell(r.MessageID),
-			State:       neutraliseCell(r.State),
+			MessageID:   messageID(r.MessageID),
+			State:       neutraliseCell(stateName(p, r.State)),
 			Error:       neutraliseCell(r.Error),
-			SubmittedAt: csvTime(r.SubmittedAt, loc),
-			AcceptedAt:  csvTime(r.AcceptedAt, loc),
-			DeliveredAt: csvTime(r.DeliveredAt, loc),
-			FailedAt:    csvTime(r.FailedAt, loc),
+			SubmittedAt: timeText(r.SubmittedAt),
+			AcceptedAt:  timeText(r.AcceptedAt),
+			DeliveredAt: timeText(r.DeliveredAt),
+			FailedAt:    timeText(r.FailedAt),
 			Receipts:    r.Receipts,
-			Note:        rowNote(r),
-		})
+			Note:        rowNote(p, r),
+		}
+		if Undelivered(r.State) {
+			reason, next := diagnosis(r.State, r.Error)
+			line.Reason, line.NextStep = p.Sprintf(reason), p.Sprintf(next)
+		}
+		batch = append(batch, line)
 		if len(batch) == reportCSVBatch {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("report: %w", err)
@@ -98,18 +133,66 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 			}
 		}
 	}
-	if len(batch) > 0 || header {
-		return flush()
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("report: write csv: %w", err)
 	}
 	return nil
 }
 
-// rowNote is the report's note on a row: NoteChangedAfterSend or "".
-func rowNote(r Row) string {
+// rowNote is the report's note on a row, in the printer's language:
+// NoteChangedAfterSend (or its translation) or "".
+func rowNote(p *message.Printer, r Row) string {
 	if r.ChangedAfterSend {
-		return NoteChangedAfterSend
+		return p.Sprintf("note.changed")
 	}
 	return ""
+}
+
+// stateName is a state's name in the printer's language; a state the
+// catalogue does not know keeps its own name.
+func stateName(p *message.Printer, state string) string {
+	// A key the catalogue lacks is used as a format: only a plain state
+	// code is looked up, so a '%' in an odd state is never read as a verb.
+	if state == "" || strings.ContainsFunc(state, func(r rune) bool { return (r < 'a' || r > 'z') && r != '_' }) {
+		return state
+	}
+	key := "state." + state
+	if name := p.Sprintf(key); name != key {
+		return name
+	}
+	return state
+}
+
+// excelTime formats t as Italian Excel reads a date and time, in loc;
+// unset is empty.
+func excelTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(excelTimeLayout)
+}
+
+// excelText keeps s as text in Excel: a cell ="..." is a formula whose
+// value is the string literal, which Excel (Italian too: there is no
+// function name to translate) shows as text, so a 16-digit message id is
+// not turned into 2,02611E+15. The literal's quotes are doubled, so s
+// cannot end it and become a formula of its own. A value Excel could not
+// hold in a literal (over 255 characters, or with line breaks) is
+// neutralised as any other cell.
+func excelText(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) > 255 || strings.ContainsAny(s, "\r\n\t") {
+		return neutraliseCell(s)
+	}
+	return `="` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // csvTime formats t as RFC 3339 with its offset in loc; unset is empty.

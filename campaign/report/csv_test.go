@@ -14,7 +14,22 @@ import (
 )
 
 var reportCSVHeader = []string{"row", "key", "recipient", "subject", "message_id", "state", "error",
-	"submitted_at", "accepted_at", "delivered_at", "failed_at", "receipts", "note"}
+	"submitted_at", "accepted_at", "delivered_at", "failed_at", "receipts", "note", "reason", "next_step"}
+
+// reportCSVHeaderIT is the header of an Italian report, the default.
+var reportCSVHeaderIT = []string{"riga", "chiave", "destinatario", "oggetto", "id_messaggio", "stato", "errore",
+	"inviata_il", "accettata_il", "consegnata_il", "non_consegnata_il", "ricevute", "nota", "motivo", "cosa_fare"}
+
+// isExcelText reports whether cell is a formula that is only a string
+// literal, ="...", with every quote inside doubled: what excelText writes.
+func isExcelText(cell string) bool {
+	inner, ok := strings.CutPrefix(cell, `="`)
+	if !ok {
+		return false
+	}
+	inner, ok = strings.CutSuffix(inner, `"`)
+	return ok && !strings.Contains(strings.ReplaceAll(inner, `""`, ""), `"`)
+}
 
 func writeCSV(t *testing.T, d *Data, opts Options) []byte {
 	t.Helper()
@@ -31,8 +46,10 @@ func TestReportCSVGolden(t *testing.T) {
 		opts Options
 	}{
 		{"report.csv", Options{Location: rome}},
+		{"report-en.csv", Options{Location: rome, Lang: English}},
 		{"report-excel.csv", Options{Location: rome, Excel: true}},
-		{"report-utc.csv", Options{Location: time.UTC, Format: CSV}},
+		{"report-utc.csv", Options{Location: time.UTC, Format: CSV, Lang: English}},
+		{"report-undelivered.csv", Options{Location: rome, Only: OnlyUndelivered}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGolden(t, tc.name, writeCSV(t, fixtureData(), tc.opts))
@@ -46,7 +63,7 @@ func TestReportCSVGolden(t *testing.T) {
 func TestReportCSVReadsBack(t *testing.T) {
 	for _, excel := range []bool{false, true} {
 		t.Run(fmt.Sprintf("excel=%v", excel), func(t *testing.T) {
-			out := writeCSV(t, fixtureData(), Options{Location: rome, Excel: excel})
+			out := writeCSV(t, fixtureData(), Options{Location: rome, Excel: excel, Lang: English})
 			if got := bytes.HasPrefix(out, []byte(utf8BOM)); got != excel {
 				t.Errorf("BOM present = %v, want %v", got, excel)
 			}
@@ -83,12 +100,28 @@ func TestReportCSVReadsBack(t *testing.T) {
 					rec[11] != fmt.Sprint(want.Receipts) {
 					t.Errorf("record %d = %q, want the values of %+v", i+1, rec, want)
 				}
+				wantID := neutraliseCell(want.MessageID)
+				if excel && want.MessageID != "" {
+					wantID = `="` + want.MessageID + `"`
+				}
+				if rec[4] != wantID {
+					t.Errorf("record %d message_id = %q, want %q", i+1, rec[4], wantID)
+				}
 				for j, name := range []string{"submitted_at", "accepted_at", "delivered_at", "failed_at"} {
 					wantT := []time.Time{want.SubmittedAt, want.AcceptedAt, want.DeliveredAt, want.FailedAt}[j]
 					cell := rec[7+j]
 					if wantT.IsZero() {
 						if cell != "" {
 							t.Errorf("record %d %s = %q, want empty", i+1, name, cell)
+						}
+						continue
+					}
+					if excel {
+						// Italian Excel reads day/month/year as a date, in
+						// the report's zone.
+						got, err := time.ParseInLocation("02/01/2006 15:04:05", cell, rome)
+						if err != nil || !got.Equal(wantT) {
+							t.Errorf("record %d %s = %q (%v), want %v as dd/mm/yyyy hh:mm:ss", i+1, name, cell, err, wantT)
 						}
 						continue
 					}
@@ -152,6 +185,14 @@ func TestReportCSVInjection(t *testing.T) {
 					if cell == "" {
 						continue
 					}
+					if excel && j == 4 && isExcelText(cell) {
+						// The message id is kept as text by a formula
+						// that is nothing but a string literal.
+						if cell != excelText(p) {
+							t.Errorf("message_id = %q, want the literal %q", cell, excelText(p))
+						}
+						continue
+					}
 					if strings.ContainsRune("=+-@\t\r", rune(cell[0])) || strings.HasPrefix(cell, "＝") {
 						t.Errorf("excel=%v: column %s = %q starts a formula", excel, reportCSVHeader[j], cell)
 					}
@@ -174,10 +215,11 @@ func TestReportCSVEmpty(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{}, strings.Join(reportCSVHeader, ",") + "\n"},
-		{Options{Excel: true}, utf8BOM + strings.Join(reportCSVHeader, ";") + "\r\n"},
+		{Options{}, strings.Join(reportCSVHeaderIT, ",") + "\n"},
+		{Options{Excel: true}, utf8BOM + strings.Join(reportCSVHeaderIT, ";") + "\r\n"},
+		{Options{Lang: English}, strings.Join(reportCSVHeader, ",") + "\n"},
 	} {
-		t.Run(fmt.Sprintf("excel=%v", tc.opts.Excel), func(t *testing.T) {
+		t.Run(fmt.Sprintf("excel=%v,lang=%s", tc.opts.Excel, tc.opts.Lang), func(t *testing.T) {
 			if got := string(writeCSV(t, &Data{Rows: seqOf(nil)}, tc.opts)); got != tc.want {
 				t.Errorf("empty report = %q, want %q", got, tc.want)
 			}
@@ -201,7 +243,7 @@ func TestReportCSVStreams(t *testing.T) {
 			}
 		}
 	}
-	if err := WriteData(t.Context(), &Data{Rows: rows}, &out, Options{Location: rome}); err != nil {
+	if err := WriteData(t.Context(), &Data{Rows: rows}, &out, Options{Location: rome, Lang: English}); err != nil {
 		t.Fatal(err)
 	}
 	if writtenMidway == 0 || writtenMidway < out.n/3 {

@@ -7,4 +7,10 @@
 // SaveAll writes the reports of a run's end, and WriteData writes a report
 // from a Data of any origin. Reports are written atomically and readable by
 // their owner only: they list personal data.
+//
+// A report is in Italian, with times in Europe/Rome, unless Options say
+// otherwise (Lang, Location); every text it writes is in one catalogue
+// (messages.go). The HTML page opens with the recipients to contact again
+// (Undelivered), with why and what to do next; Options.Only writes only
+// those.
 package report

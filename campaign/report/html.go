@@ -7,17 +7,18 @@ import (
 	"html/template"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
-	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
 
 // reportState describes one row state for the reader of the HTML report:
-// the page is in English, and each state also gets the Italian words an
-// office uses for it.
+// its code, its name and meaning in the report's language and, in an
+// English report, the Italian name an office uses for it.
 type reportState struct {
 	State   string
+	Name    string
 	Italian string
 	Class   string // colour: ok, warn, bad, attn or wait
 	Meaning string
@@ -25,19 +26,21 @@ type reportState struct {
 
 // reportStates lists the row states in the order the totals show them:
 // outcomes first, then what needs attention, then what is under way.
-func reportStates() []reportState {
-	return []reportState{
-		{"delivered", "consegnata", "ok", "a delivery receipt (ricevuta di avvenuta consegna) for every recipient: the legal proof of delivery"},
-		{"accepted_not_certifiable", "accettata, consegna non certificabile", "warn", "accepted, but a recipient is not a PEC mailbox (posta ordinaria): delivery cannot be certified"},
-		{"failed", "non consegnata", "bad", "not accepted or not delivered (avviso di non accettazione, di mancata consegna, virus): see the error"},
-		{"expired", "scaduta", "bad", "no delivery receipt within the time limit (mancata consegna per superamento tempo massimo)"},
-		{"rejected", "rifiutata", "bad", "the PEC Massiva API refused the request: nothing was sent"},
-		{"unknown", "esito incerto", "attn", "the send may or may not have happened: pecbatch looks for its acceptance receipt, and resends only with --resend-unknown"},
-		{"accepted", "accettata", "wait", "acceptance receipt (ricevuta di accettazione) received: waiting for the delivery receipts"},
-		{"submitted", "inviata", "wait", "handed to the API: waiting for the acceptance receipt"},
-		{"sending", "in invio", "attn", "a send in progress or interrupted: the next run reconciles it"},
-		{"pending", "da inviare", "wait", "not sent yet"},
+func reportStates(p *message.Printer, lang Lang) []reportState {
+	classes := []struct{ state, class string }{
+		{"delivered", "ok"}, {"accepted_not_certifiable", "warn"}, {"failed", "bad"}, {"expired", "bad"},
+		{"rejected", "bad"}, {"unknown", "attn"}, {"accepted", "wait"}, {"submitted", "wait"},
+		{"sending", "attn"}, {"pending", "wait"},
 	}
+	it := printer(Italian)
+	out := make([]reportState, len(classes))
+	for i, c := range classes {
+		out[i] = reportState{State: c.state, Name: stateName(p, c.state), Class: c.class, Meaning: p.Sprintf("meaning." + c.state)}
+		if lang.orDefault() != Italian {
+			out[i].Italian = stateName(it, c.state)
+		}
+	}
+	return out
 }
 
 // stateClass returns the colour class of a row or recipient state.
@@ -65,11 +68,15 @@ func receiptClass(kind string) string {
 
 // htmlReport is the model of the HTML report's template.
 type htmlReport struct {
+	Lang          Lang
 	Campaign      string
 	Generated     htmlTime
 	Zone          string
 	Rows          int // campaign rows, from the counts
+	RowsText      string
 	Recipients    int // report lines
+	Undelivered   []htmlUndelivered
+	WaitingText   string // recipients still waiting for an outcome; "" if none
 	Totals        []htmlTotal
 	Stack         []htmlStackPart
 	Timeline      *svgChart
@@ -80,6 +87,20 @@ type htmlReport struct {
 	Capped        bool
 	ShownText     string
 	RecipientText string
+}
+
+// htmlUndelivered is one line of the "to contact again" table.
+type htmlUndelivered struct {
+	Row       int
+	Key       string
+	Recipient string
+	State     string
+	StateName string
+	Class     string
+	Reason    string
+	Next      string
+	Error     string
+	When      htmlTime
 }
 
 // htmlTotal is one line of the totals table.
@@ -115,6 +136,7 @@ type htmlGroup struct {
 type htmlLine struct {
 	Recipient    string
 	State        string
+	StateName    string
 	Class        string
 	Error        string
 	Submitted    htmlTime
@@ -140,28 +162,41 @@ type htmlTime struct {
 	Text string
 }
 
-func newHTMLTime(t time.Time, loc *time.Location) htmlTime {
+// timeFormat formats times for the page: in loc, in the language's form
+// (30/11/2026 18:05:00 in Italian).
+type timeFormat struct {
+	loc    *time.Location
+	layout string
+}
+
+func (f timeFormat) of(t time.Time) htmlTime {
 	if t.IsZero() {
 		return htmlTime{}
 	}
-	t = t.In(loc)
-	return htmlTime{ISO: t.Format(time.RFC3339), Text: t.Format("2006-01-02 15:04:05")}
+	t = t.In(f.loc)
+	return htmlTime{ISO: t.Format(time.RFC3339), Text: t.Format(f.layout)}
 }
 
 func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) error {
 	loc := opts.location()
 	now := opts.now().In(loc)
-	p := message.NewPrinter(language.English)
+	lang := opts.Lang.orDefault()
+	p := printer(lang)
+	tf := timeFormat{loc: loc, layout: p.Sprintf("layout.datetime")}
 	page := htmlReport{
+		Lang:      lang,
 		Campaign:  d.Campaign,
-		Generated: newHTMLTime(now, loc),
+		Generated: timeFormat{loc: loc, layout: p.Sprintf("layout.minute")}.of(now),
 		Zone:      zoneLabel(now),
 	}
-	states := reportStates()
+	states := reportStates(p, lang)
 	page.Totals, page.Stack, page.Rows = reportTotals(states, d.Counts, p)
+	page.RowsText = plural(p, page.Rows, "rows")
 
 	limit := opts.maxHTMLRows()
-	var sent, delivered, failed []int64
+	inWait := 0
+	var sent, delivered []int64
+	outcomes := map[string][]int64{}
 	var latencies []time.Duration
 	for r, err := range d.Rows {
 		if err != nil {
@@ -183,7 +218,24 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 			}
 		}
 		if !r.FailedAt.IsZero() {
-			failed = append(failed, r.FailedAt.UnixNano())
+			// Each by the recipient's own state, as the totals count
+			// them: an expired recipient is not a failed one.
+			outcomes[r.State] = append(outcomes[r.State], r.FailedAt.UnixNano())
+		}
+		switch {
+		case Undelivered(r.State):
+			reason, next := diagnosis(r.State, r.Error)
+			when := r.FailedAt
+			if when.IsZero() {
+				when = r.AcceptedAt
+			}
+			page.Undelivered = append(page.Undelivered, htmlUndelivered{
+				Row: r.Row, Key: r.Key, Recipient: r.Recipient, State: r.State, StateName: stateName(p, r.State),
+				Class: stateClass(states, r.State), Reason: p.Sprintf(reason), Next: p.Sprintf(next), Error: r.Error,
+				When: tf.of(when),
+			})
+		case waiting(r.State):
+			inWait++
 		}
 
 		// The table stops at a row boundary once the cap is reached, so
@@ -195,21 +247,21 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 				continue
 			}
 			page.Groups = append(page.Groups, htmlGroup{rowID: r.RowID, Row: r.Row, Key: r.Key, Subject: r.Subject, MessageID: r.MessageID,
-				Note: rowNote(r)})
+				Note: rowNote(p, r)})
 			n++
 		} else if page.Capped {
 			continue
 		}
 		page.Shown++
 		line := htmlLine{
-			Recipient: r.Recipient, State: r.State, Class: stateClass(states, r.State), Error: r.Error,
-			Submitted: newHTMLTime(r.SubmittedAt, loc), Accepted: newHTMLTime(r.AcceptedAt, loc),
+			Recipient: r.Recipient, State: r.State, StateName: stateName(p, r.State), Class: stateClass(states, r.State), Error: r.Error,
+			Submitted: tf.of(r.SubmittedAt), Accepted: tf.of(r.AcceptedAt),
 		}
 		switch {
 		case !r.DeliveredAt.IsZero():
-			line.Outcome, line.OutcomeClass = newHTMLTime(r.DeliveredAt, loc), "t-ok"
+			line.Outcome, line.OutcomeClass = tf.of(r.DeliveredAt), "t-ok"
 		case !r.FailedAt.IsZero():
-			line.Outcome, line.OutcomeClass = newHTMLTime(r.FailedAt, loc), "t-bad"
+			line.Outcome, line.OutcomeClass = tf.of(r.FailedAt), "t-bad"
 		}
 		page.Groups[n-1].Lines = append(page.Groups[n-1].Lines, line)
 	}
@@ -223,7 +275,7 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 				return fmt.Errorf("report: receipts of row %d: %w", g.Row, err)
 			}
 			for _, r := range rs {
-				date := newHTMLTime(r.Date, loc)
+				date := tf.of(r.Date)
 				if date.Text == "" {
 					date.Text = r.DateText
 				}
@@ -233,23 +285,28 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 				})
 			}
 		}
-		g.Summary = plural(p, len(g.Receipts), "receipt", "receipts")
+		g.Summary = plural(p, len(g.Receipts), "receipts")
 	}
-	page.RecipientText = plural(p, page.Recipients, "recipient", "recipients")
-	page.ShownText = p.Sprintf("%d of %d", page.Shown, page.Recipients)
+	page.RecipientText = plural(p, page.Recipients, "recipients")
+	page.ShownText = p.Sprintf("count.of", page.Shown, page.Recipients)
+	if inWait > 0 {
+		page.WaitingText = plural(p, inWait, "recipients")
+	}
 
-	page.Timeline = timelineChart([]timeSeries{
-		{Name: "sent", Class: "sent", Times: sent},
-		{Name: "delivered", Class: "delivered", Times: delivered},
-		{Name: "failed", Class: "failed", Times: failed},
+	page.Timeline = timelineChart(p, []timeSeries{
+		{Name: p.Sprintf("series.sent"), Class: "sent", Times: sent},
+		{Name: p.Sprintf("series.delivered"), Class: "delivered", Times: delivered},
+		{Name: p.Sprintf("series.failed"), Class: "failed", Times: outcomes["failed"]},
+		{Name: p.Sprintf("series.expired"), Class: "expired", Times: outcomes["expired"]},
+		{Name: p.Sprintf("series.rejected"), Class: "rejected", Times: outcomes["rejected"]},
 	}, loc)
-	page.Latency = latencyChart(latencies)
+	page.Latency = latencyChart(p, latencies)
 	if len(latencies) > 0 {
-		page.LatencyText = latencySummary(latencies)
+		page.LatencyText = latencySummary(p, latencies)
 	}
 
 	bw := bufio.NewWriter(w)
-	if err := reportTemplate().Execute(bw, page); err != nil {
+	if err := reportTemplate(p).Execute(bw, page); err != nil {
 		return fmt.Errorf("report: write html: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -274,7 +331,7 @@ func reportTotals(states []reportState, counts map[string]int, p *message.Printe
 	}
 	slices.Sort(extra)
 	for _, s := range extra {
-		states = append(states, reportState{State: s, Class: "wait"})
+		states = append(states, reportState{State: s, Name: s, Class: "wait"})
 	}
 	var totals []htmlTotal
 	var stack []htmlStackPart
@@ -283,11 +340,11 @@ func reportTotals(states []reportState, counts map[string]int, p *message.Printe
 		n := counts[st.State]
 		t := htmlTotal{reportState: st, Count: n, Share: "–"}
 		if all > 0 {
-			t.Share = p.Sprintf("%.1f%%", 100*float64(n)/float64(all))
+			t.Share = p.Sprintf("share", 100*float64(n)/float64(all))
 			if n > 0 {
 				w := 1000 * float64(n) / float64(all)
 				stack = append(stack, htmlStackPart{X: round1(x), W: round1(w), Class: st.Class,
-					Title: p.Sprintf("%s: %d (%s)", st.State, n, t.Share)})
+					Title: fmt.Sprintf("%s: %d (%s)", st.Name, n, t.Share)})
 				x += w
 			}
 		}
@@ -296,17 +353,35 @@ func reportTotals(states []reportState, counts map[string]int, p *message.Printe
 	return totals, stack, all
 }
 
-// plural writes n with the singular or plural noun.
-func plural(p *message.Printer, n int, one, many string) string {
-	noun := many
+// plural writes n with its noun, the catalogue's count.<noun>.one or
+// .many: Italian and English both use the singular for 1 alone.
+func plural(p *message.Printer, n int, noun string) string {
 	if n == 1 {
-		noun = one
+		return p.Sprintf("count."+noun+".one", n)
 	}
-	return p.Sprintf("%d %s", n, noun)
+	return p.Sprintf("count."+noun+".many", n)
 }
 
-// reportTemplate parses the page. It is parsed on each use, which costs
-// far less than reading the rows and keeps no package state.
-func reportTemplate() *template.Template {
-	return template.Must(template.New("report").Parse(reportHTML))
+// reportTemplate parses the page, its texts taken from p's catalogue
+// through the t function. It is parsed on each use, which costs far less
+// than reading the rows and keeps no package state.
+func reportTemplate(p *message.Printer) *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"t":    func(key string, args ...any) string { return p.Sprintf(key, args...) },
+		"code": codeSpans,
+	}).Parse(reportHTML))
+}
+
+// codeSpans writes text with its `backquoted` parts (commands to type) as
+// <code>, every part escaped.
+func codeSpans(text string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(text, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(part))
+	}
+	return template.HTML(b.String())
 }

@@ -29,6 +29,9 @@ func TestReportHTMLGolden(t *testing.T) {
 	t.Run("report.html", func(t *testing.T) {
 		checkGolden(t, "report.html", []byte(writeHTML(t, fixtureData(), Options{})))
 	})
+	t.Run("report-en.html", func(t *testing.T) {
+		checkGolden(t, "report-en.html", []byte(writeHTML(t, fixtureData(), Options{Lang: English})))
+	})
 	t.Run("report-empty.html", func(t *testing.T) {
 		d := &Data{Campaign: "vuota", Counts: map[string]int{}, Rows: seqOf(nil)}
 		checkGolden(t, "report-empty.html", []byte(writeHTML(t, d, Options{})))
@@ -46,7 +49,7 @@ func TestReportHTMLSelfContained(t *testing.T) {
 // TestReportHTMLEscapes checks that text from the recipient list, the API
 // and the receipts reaches the page as text, never as markup.
 func TestReportHTMLEscapes(t *testing.T) {
-	page := writeHTML(t, fixtureData(), Options{})
+	page := writeHTML(t, fixtureData(), Options{Lang: English})
 	for _, raw := range []string{"<script>alert(1)</script>", `<img src="http://evil.example/x.png">`, "Solleciti <marzo>"} {
 		if strings.Contains(page, raw) {
 			t.Errorf("page contains %q unescaped", raw)
@@ -68,7 +71,7 @@ func TestReportHTMLTotals(t *testing.T) {
 	for _, m := range re.FindAllStringSubmatch(page, -1) {
 		got[m[1]] = m[2]
 	}
-	for _, st := range reportStates() {
+	for _, st := range reportStates(printer(English), English) {
 		if want := fmt.Sprint(fixtureCounts()[st.State]); got[st.State] != want {
 			t.Errorf("total of %s = %q, want %s", st.State, got[st.State], want)
 		}
@@ -105,7 +108,7 @@ func TestReportHTMLCap(t *testing.T) {
 		{max: -1, wantRows: 10, wantLines: 30},
 	} {
 		t.Run(fmt.Sprint("max=", tc.max), func(t *testing.T) {
-			page := writeHTML(t, &Data{Campaign: "c", Counts: map[string]int{"pending": 10}, Rows: seqOf(rows)}, Options{MaxHTMLRows: tc.max})
+			page := writeHTML(t, &Data{Campaign: "c", Counts: map[string]int{"pending": 10}, Rows: seqOf(rows)}, Options{MaxHTMLRows: tc.max, Lang: English})
 			if got := strings.Count(page, `<tbody id="row-`); got != tc.wantRows {
 				t.Errorf("%d rows shown, want %d", got, tc.wantRows)
 			}
@@ -127,8 +130,8 @@ func TestReportHTMLDeterministic(t *testing.T) {
 			t.Fatal("two reports of the same data differ")
 		}
 	}
-	if !strings.Contains(a, `<time datetime="2025-03-03T10:30:00&#43;01:00">2025-03-03 10:30:00</time>`) {
-		t.Error("generation time missing or not in the report's zone")
+	if !strings.Contains(a, `<time datetime="2025-03-03T10:30:00&#43;01:00">03/03/2025 10:30</time>`) {
+		t.Error("generation time missing, not in the report's zone or not in the Italian form")
 	}
 }
 
@@ -181,14 +184,14 @@ func TestTimelineChart(t *testing.T) {
 	base := at(10, 0, 0).UnixNano()
 	sec := int64(time.Second)
 	t.Run("nothing sent", func(t *testing.T) {
-		if c := timelineChart([]timeSeries{{Name: "sent"}}, rome); c != nil {
+		if c := timelineChart(printer(English), []timeSeries{{Name: "sent"}}, rome); c != nil {
 			t.Errorf("chart = %+v, want none", c)
 		}
 	})
 	t.Run("steps end at the totals", func(t *testing.T) {
 		sent := []int64{base + 2*sec, base, base + sec}
 		delivered := []int64{base + 30*sec}
-		c := timelineChart([]timeSeries{{Name: "sent", Times: sent}, {Name: "delivered", Times: delivered}, {Name: "failed"}}, rome)
+		c := timelineChart(printer(English), []timeSeries{{Name: "sent", Times: sent}, {Name: "delivered", Times: delivered}, {Name: "failed"}}, rome)
 		if len(c.Lines) != 2 {
 			t.Fatalf("%d lines, want 2 (an empty series is left out)", len(c.Lines))
 		}
@@ -209,7 +212,7 @@ func TestTimelineChart(t *testing.T) {
 		if len(c.XTicks) < 2 || c.XTicks[0].Label != "10:00:00" {
 			t.Errorf("x ticks = %+v", c.XTicks)
 		}
-		if !strings.Contains(c.Desc, "3 sent, the first at 2 Mar 2025 10:00:00 and the last at 2 Mar 2025 10:00:02") {
+		if !strings.Contains(c.Desc, "3 sent, the first at 2025-03-02 10:00:00 and the last at 2025-03-02 10:00:02") {
 			t.Errorf("desc = %q", c.Desc)
 		}
 	})
@@ -218,7 +221,7 @@ func TestTimelineChart(t *testing.T) {
 		for i := range 100000 {
 			sent = append(sent, base+int64(i)*sec)
 		}
-		c := timelineChart([]timeSeries{{Name: "sent", Times: sent}}, rome)
+		c := timelineChart(printer(English), []timeSeries{{Name: "sent", Times: sent}}, rome)
 		if n := len(strings.Fields(c.Lines[0].Points)); n > 2*(chartRight-chartLeft+2)+2 {
 			t.Errorf("%d points for 100000 events", n)
 		}
@@ -234,11 +237,11 @@ func TestTimelineChart(t *testing.T) {
 }
 
 func TestLatencyChart(t *testing.T) {
-	if c := latencyChart(nil); c != nil {
+	if c := latencyChart(printer(English), nil); c != nil {
 		t.Errorf("chart = %+v, want none", c)
 	}
 	lat := []time.Duration{3 * time.Second, 3 * time.Second, 8 * time.Second, 12 * time.Minute}
-	c := latencyChart(lat)
+	c := latencyChart(printer(English), lat)
 	// 12 minutes in at most 24 bins: bins of one minute, 13 of them.
 	if len(c.Bars) != 13 {
 		t.Fatalf("%d bars, want 13", len(c.Bars))
@@ -251,5 +254,51 @@ func TestLatencyChart(t *testing.T) {
 	}
 	if !strings.Contains(c.Desc, "median 3s, 90th percentile 12m, longest 12m") {
 		t.Errorf("desc = %q", c.Desc)
+	}
+}
+
+// TestChartLabelsInside checks that the last time label is anchored so it
+// stays inside the chart, and that the legend entries do not overlap and
+// fit on the line.
+func TestChartLabelsInside(t *testing.T) {
+	base := at(10, 0, 0).UnixNano()
+	min := int64(time.Minute)
+	c := timelineChart(printer(Italian), []timeSeries{
+		{Name: "inviati", Class: "sent", Times: []int64{base, base + 60*min}},
+		{Name: "consegnati", Class: "delivered", Times: []int64{base + 30*min}},
+		{Name: "non consegnati", Class: "failed", Times: []int64{base + 40*min}},
+		{Name: "scaduti", Class: "expired", Times: []int64{base + 50*min}},
+		{Name: "rifiutati", Class: "rejected", Times: []int64{base + 55*min}},
+	}, rome)
+	last := c.XTicks[len(c.XTicks)-1]
+	if last.Pos+tickLabelWidth(last.Label)/2 > c.Width && last.Anchor != "end" {
+		t.Errorf("last tick %+v would be cut off at %v", last, c.Width)
+	}
+	for _, tk := range c.XTicks {
+		right := tk.Pos + tickLabelWidth(tk.Label)/2
+		if tk.Anchor == "end" {
+			right = tk.Pos
+		}
+		if right > c.Width {
+			t.Errorf("tick %+v ends at %v, past the chart's width %v", tk, right, c.Width)
+		}
+	}
+	if len(c.Lines) != 5 {
+		t.Fatalf("%d legend entries, want 5", len(c.Lines))
+	}
+	for i, l := range c.Lines {
+		end := l.LegendText + 7*float64(len(fmt.Sprintf("%s (%d)", l.Name, l.Total)))
+		if end > c.Width {
+			t.Errorf("legend entry %q ends at %v, past the chart", l.Name, end)
+		}
+		if l.LegendY >= c.Top {
+			t.Errorf("legend entry %q at y %v, inside the plot (top %v)", l.Name, l.LegendY, c.Top)
+		}
+		if i > 0 && c.Lines[i-1].LegendY == l.LegendY {
+			prev := c.Lines[i-1]
+			if prevEnd := prev.LegendText + 7*float64(len(fmt.Sprintf("%s (%d)", prev.Name, prev.Total))); l.LegendX < prevEnd {
+				t.Errorf("legend entry %q starts at %v, over %q which ends at %v", l.Name, l.LegendX, prev.Name, prevEnd)
+			}
+		}
 	}
 }

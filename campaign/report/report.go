@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	// Europe/Rome, the default zone, must load on a Windows office PC
+	// without a zone database.
+	_ "time/tzdata"
 )
 
 // Format names the file format of a delivery report.
@@ -38,8 +41,12 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("report: unknown format %q: use csv or html", s)
 }
 
+// DefaultZone is the time zone of a report's times unless Options says
+// otherwise: the one of the Italian offices that read it.
+const DefaultZone = "Europe/Rome"
+
 // Options says how a report is written. The zero value writes a plain
-// CSV with timestamps in the machine's time zone.
+// CSV, in Italian, with every line and times in Europe/Rome.
 type Options struct {
 	// Format is the file format; "" means CSV.
 	Format Format
@@ -47,8 +54,15 @@ type Options struct {
 	// UTF-8 byte order mark, ';' between fields and CRLF line endings.
 	// Ignored for HTML.
 	Excel bool
-	// Location is the time zone of every timestamp; nil means time.Local.
+	// Lang is the language of the headers, state names and texts; ""
+	// means Italian.
+	Lang Lang
+	// Location is the time zone of every timestamp; nil means
+	// DefaultZone.
 	Location *time.Location
+	// Only selects the lines: All, or OnlyUndelivered for the recipients
+	// to contact again.
+	Only Only
 	// Now gives the report's generation time; nil means time.Now.
 	Now func() time.Time
 	// MaxHTMLRows caps the lines of the HTML table: 0 means
@@ -58,7 +72,12 @@ type Options struct {
 
 func (o Options) location() *time.Location {
 	if o.Location == nil {
-		return time.Local
+		// time/tzdata is linked in, so the name always loads.
+		loc, err := time.LoadLocation(DefaultZone)
+		if err != nil {
+			return time.UTC
+		}
+		return loc
 	}
 	return o.Location
 }
@@ -141,6 +160,9 @@ func WriteData(ctx context.Context, d *Data, w io.Writer, opts Options) error {
 	if d == nil || d.Rows == nil {
 		return errors.New("report: no rows to report")
 	}
+	if opts.Only == OnlyUndelivered {
+		d = undeliveredOnly(d)
+	}
 	switch opts.Format {
 	case "", CSV:
 		return writeReportCSV(ctx, d, w, opts)
@@ -148,6 +170,22 @@ func WriteData(ctx context.Context, d *Data, w io.Writer, opts Options) error {
 		return writeReportHTML(ctx, d, w, opts)
 	}
 	return fmt.Errorf("report: unknown format %q: use csv or html", opts.Format)
+}
+
+// undeliveredOnly returns d with only its Undelivered lines. The totals
+// stay the campaign's.
+func undeliveredOnly(d *Data) *Data {
+	out := *d
+	out.Rows = func(yield func(Row, error) bool) {
+		for r, err := range d.Rows {
+			if err != nil || Undelivered(r.State) {
+				if !yield(r, err) {
+					return
+				}
+			}
+		}
+	}
+	return &out
 }
 
 // DefaultPath returns where a campaign's report goes when no path is

@@ -6,13 +6,13 @@ package report
 // markup past html/template could not make the page reach the network.
 // The page needs no JavaScript: receipts fold with <details>.
 const reportHTML = `<!DOCTYPE html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="pecbatch">
-<title>Delivery report: {{.Campaign}}</title>
+<title>{{t "page.title" .Campaign}}</title>
 <style>
 :root { color-scheme: light; --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --attn: #bc4c00; --wait: #59636e;
   --sent: #0969da; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --zebra: #f6f8fa; }
@@ -51,12 +51,18 @@ svg.chart { display: block; width: 100%; height: auto; font-size: 11px; }
 .chart .axis-label { fill: var(--fg); font-size: 12px; }
 .chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 .chart .sent { stroke: var(--sent); } .chart .delivered { stroke: var(--ok); } .chart .failed { stroke: var(--bad); }
+.chart .expired { stroke: var(--attn); stroke-dasharray: 6 3; } .chart .rejected { stroke: var(--wait); stroke-dasharray: 2 3; }
 .chart .legend text { fill: var(--fg); font-size: 12px; }
 .chart .bar { fill: var(--ok); }
 .scroll { overflow-x: auto; }
+table.undelivered { font-size: 13px; margin-bottom: 8px; }
+table.undelivered td.next { font-weight: 600; }
+table.undelivered tbody tr:nth-child(even) { background: var(--zebra); }
 table.rows { font-size: 13px; }
 table.rows td { overflow-wrap: break-word; }
-table.rows td.key { overflow-wrap: anywhere; min-width: 6em; max-width: 14em; }
+/* Keys are often addresses: they wrap at spaces only, never inside a word. */
+table.rows td.key, td.addr { overflow-wrap: normal; word-break: normal; hyphens: none; min-width: 6em; }
+td.addr { white-space: nowrap; }
 table.rows td.subject { min-width: 12em; }
 table.rows td time { display: inline-block; min-width: 6em; }
 table.rows tbody { border-top: 2px solid var(--line); }
@@ -78,55 +84,67 @@ footer { font-size: 12px; margin-top: 24px; margin-bottom: 24px; }
 </head>
 <body>
 <header>
-<h1>Delivery report: {{.Campaign}}</h1>
-<p class="meta">Generated {{template "time" .Generated}} · times in {{.Zone}} · {{.Rows}} rows, {{.RecipientText}}</p>
+<h1>{{t "page.title" .Campaign}}</h1>
+<p class="meta">{{t "page.generated"}} {{template "time" .Generated}} · {{t "page.timesIn" .Zone}} · {{.RowsText}}, {{.RecipientText}}</p>
 </header>
 <main>
+<section id="undelivered" aria-labelledby="undelivered-title">
+<h2 id="undelivered-title">{{t "undelivered.title"}}</h2>
+{{if .Undelivered}}<p>{{t "undelivered.intro"}}</p>
+<div class="scroll"><table class="undelivered">
+<thead><tr><th scope="col" class="num">{{t "col.row"}}</th><th scope="col">{{t "col.key"}}</th><th scope="col">{{t "col.recipient"}}</th><th scope="col">{{t "col.state"}}</th><th scope="col">{{t "col.reason"}}</th><th scope="col">{{t "col.next"}}</th><th scope="col">{{t "col.error"}}</th><th scope="col">{{t "col.when"}}</th></tr></thead>
+<tbody>
+{{range .Undelivered}}<tr data-state="{{.State}}"><td class="num">{{.Row}}</td><td class="key">{{.Key}}</td><td class="addr">{{.Recipient}}</td><td><span class="badge {{.Class}}">{{.StateName}}</span></td><td>{{.Reason}}</td><td class="next">{{code .Next}}</td><td class="err">{{.Error}}</td><td>{{template "time" .When}}</td></tr>
+{{end}}</tbody>
+</table></div>
+{{else}}<p class="empty">{{t "undelivered.none"}}</p>
+{{end}}{{with .WaitingText}}<p class="meta">{{t "undelivered.waiting" .}}</p>
+{{end}}</section>
 <section id="totals" aria-labelledby="totals-title">
-<h2 id="totals-title">Totals by state</h2>
-{{with .Stack}}<svg class="stack" viewBox="0 0 1000 18" preserveAspectRatio="none" role="img" aria-label="Share of rows in each state">
+<h2 id="totals-title">{{t "totals.title"}}</h2>
+{{with .Stack}}<svg class="stack" viewBox="0 0 1000 18" preserveAspectRatio="none" role="img" aria-label="{{t "totals.stack"}}">
 {{range .}}<rect class="{{.Class}}" x="{{.X}}" y="0" width="{{.W}}" height="18"><title>{{.Title}}</title></rect>
 {{end}}</svg>{{end}}
 <table class="totals">
-<thead><tr><th scope="col">State <span class="it" lang="it">(stato)</span></th><th scope="col" class="num">Rows</th><th scope="col" class="num">Share</th><th scope="col">Meaning</th></tr></thead>
+<thead><tr><th scope="col">{{t "col.state"}}</th><th scope="col" class="num">{{t "col.rows"}}</th><th scope="col" class="num">{{t "col.share"}}</th><th scope="col">{{t "col.meaning"}}</th></tr></thead>
 <tbody>
-{{range .Totals}}<tr data-state="{{.State}}"{{if not .Count}} class="zero"{{end}}><th scope="row"><span class="badge {{.Class}}">{{.State}}</span>{{with .Italian}} <span class="it" lang="it">{{.}}</span>{{end}}</th><td class="num" data-count="{{.Count}}">{{.Count}}</td><td class="num">{{.Share}}</td><td>{{.Meaning}}</td></tr>
+{{range .Totals}}<tr data-state="{{.State}}"{{if not .Count}} class="zero"{{end}}><th scope="row"><span class="badge {{.Class}}">{{.Name}}</span>{{with .Italian}} <span class="it" lang="it">{{.}}</span>{{end}}</th><td class="num" data-count="{{.Count}}">{{.Count}}</td><td class="num">{{.Share}}</td><td>{{.Meaning}}</td></tr>
 {{end}}</tbody>
-<tfoot><tr><th scope="row">All rows</th><td class="num" data-total="rows">{{.Rows}}</td><td></td><td>{{.RecipientText}} in all</td></tr></tfoot>
+<tfoot><tr><th scope="row">{{t "totals.all"}}</th><td class="num" data-total="rows">{{.Rows}}</td><td></td><td>{{t "totals.inAll" .RecipientText}}</td></tr></tfoot>
 </table>
 </section>
 <section id="charts" aria-labelledby="charts-title">
-<h2 id="charts-title">Sends and deliveries</h2>
+<h2 id="charts-title">{{t "charts.title"}}</h2>
 <div class="charts">
 <figure>
-{{with .Timeline}}{{template "chart" .}}{{else}}<p class="empty">Nothing has been sent yet.</p>{{end}}
-<figcaption>Recipients sent, delivered and failed (failed, expired or rejected) over time, cumulative.</figcaption>
+{{with .Timeline}}{{template "chart" .}}{{else}}<p class="empty">{{t "charts.nothingSent"}}</p>{{end}}
+<figcaption>{{t "charts.timeline.caption"}}</figcaption>
 </figure>
 <figure>
-{{with .Latency}}{{template "chart" .}}{{else}}<p class="empty">No delivery receipt yet.</p>{{end}}
-<figcaption>Time from the send to the delivery receipt{{with .LatencyText}}: {{.}}{{end}}.</figcaption>
+{{with .Latency}}{{template "chart" .}}{{else}}<p class="empty">{{t "charts.noDelivery"}}</p>{{end}}
+<figcaption>{{t "charts.latency.caption"}}{{with .LatencyText}}: {{.}}{{end}}.</figcaption>
 </figure>
 </div>
 </section>
 <section id="rows" aria-labelledby="rows-title">
-<h2 id="rows-title">Rows and receipts</h2>
-{{if .Capped}}<p class="note">The table shows the first {{.ShownText}} recipients, to keep the page usable. Every line is in the CSV report: <code>pecbatch report CAMPAIGN.yaml --format csv</code>.</p>
+<h2 id="rows-title">{{t "rows.title"}}</h2>
+{{if .Capped}}<p class="note">{{t "rows.capped" .ShownText}} <code>pecbatch report CAMPAIGN.yaml --format csv</code>.</p>
 {{end}}{{if .Groups}}<div class="scroll"><table class="rows">
-<thead><tr><th scope="col" class="num">Row</th><th scope="col">Key</th><th scope="col">Subject / message ID</th><th scope="col">Recipient</th><th scope="col">State</th><th scope="col">Sent</th><th scope="col">Accepted</th><th scope="col">Delivered / failed</th><th scope="col">Error</th><th scope="col">Receipts</th></tr></thead>
+<thead><tr><th scope="col" class="num">{{t "col.row"}}</th><th scope="col">{{t "col.key"}}</th><th scope="col">{{t "col.subject"}}</th><th scope="col">{{t "col.recipient"}}</th><th scope="col">{{t "col.state"}}</th><th scope="col">{{t "col.sent"}}</th><th scope="col">{{t "col.accepted"}}</th><th scope="col">{{t "col.outcome"}}</th><th scope="col">{{t "col.error"}}</th><th scope="col">{{t "col.receipts"}}</th></tr></thead>
 {{range .Groups}}{{$g := .}}<tbody id="row-{{.Row}}">
-{{range $i, $l := .Lines}}<tr>{{if eq $i 0}}<td class="num" rowspan="{{len $g.Lines}}">{{$g.Row}}</td><td class="key" rowspan="{{len $g.Lines}}">{{$g.Key}}</td><td class="subject" rowspan="{{len $g.Lines}}">{{$g.Subject}}{{with $g.MessageID}}<div class="mid">{{.}}</div>{{end}}{{with $g.Note}}<div class="note" title="the campaign's files now render this row differently from what was sent; the row keeps what was sent and was not sent again">{{.}}</div>{{end}}</td>{{end}}<td>{{$l.Recipient}}</td><td><span class="badge {{$l.Class}}">{{$l.State}}</span></td><td>{{template "time" $l.Submitted}}</td><td>{{template "time" $l.Accepted}}</td><td{{with $l.OutcomeClass}} class="{{.}}"{{end}}>{{template "time" $l.Outcome}}</td><td class="err">{{$l.Error}}</td>{{if eq $i 0}}<td rowspan="{{len $g.Lines}}">{{template "receipts" $g}}</td>{{end}}</tr>
+{{range $i, $l := .Lines}}<tr>{{if eq $i 0}}<td class="num" rowspan="{{len $g.Lines}}">{{$g.Row}}</td><td class="key" rowspan="{{len $g.Lines}}">{{$g.Key}}</td><td class="subject" rowspan="{{len $g.Lines}}">{{$g.Subject}}{{with $g.MessageID}}<div class="mid">{{.}}</div>{{end}}{{with $g.Note}}<div class="note" title="{{t "note.changed.title"}}">{{.}}</div>{{end}}</td>{{end}}<td class="addr">{{$l.Recipient}}</td><td><span class="badge {{$l.Class}}" data-state="{{$l.State}}">{{$l.StateName}}</span></td><td>{{template "time" $l.Submitted}}</td><td>{{template "time" $l.Accepted}}</td><td{{with $l.OutcomeClass}} class="{{.}}"{{end}}>{{template "time" $l.Outcome}}</td><td class="err">{{$l.Error}}</td>{{if eq $i 0}}<td rowspan="{{len $g.Lines}}">{{template "receipts" $g}}</td>{{end}}</tr>
 {{end}}</tbody>
 {{end}}</table></div>
-{{else}}<p class="empty">The journal has no rows.</p>
+{{else}}<p class="empty">{{t "rows.empty"}}</p>
 {{end}}</section>
 </main>
-<footer>Written by pecbatch from the campaign's journal. The receipts are the sender's evidence; this page is a summary of them.</footer>
+<footer>{{t "footer"}}</footer>
 </body>
 </html>
 {{define "time"}}{{if .ISO}}<time datetime="{{.ISO}}">{{.Text}}</time>{{end}}{{end}}
 {{- define "receipts"}}{{if .Receipts}}<details><summary>{{.Summary}}</summary><ol class="receipts">
-{{range .Receipts}}<li><span class="kind {{.Class}}">{{.Kind}}</span> {{if .Date.ISO}}{{template "time" .Date}}{{else}}{{.Date.Text}}{{end}}{{with .Recipient}} · {{.}}{{end}}<br>{{.Subject}}{{with .Body}}<details><summary>text</summary><pre>{{.}}</pre></details>{{end}}</li>
-{{end}}</ol></details>{{else}}<span class="empty">none</span>{{end}}{{end}}
+{{range .Receipts}}<li><span class="kind {{.Class}}">{{.Kind}}</span> {{if .Date.ISO}}{{template "time" .Date}}{{else}}{{.Date.Text}}{{end}}{{with .Recipient}} · {{.}}{{end}}<br>{{.Subject}}{{with .Body}}<details><summary>{{t "receipts.text"}}</summary><pre>{{.}}</pre></details>{{end}}</li>
+{{end}}</ol></details>{{else}}<span class="empty">{{t "receipts.none"}}</span>{{end}}{{end}}
 {{- define "chart"}}<svg class="chart" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-labelledby="{{.ID}}-title {{.ID}}-desc">
 <title id="{{.ID}}-title">{{.Title}}</title>
 <desc id="{{.ID}}-desc">{{.Desc}}</desc>
@@ -136,7 +154,7 @@ footer { font-size: 12px; margin-top: 24px; margin-bottom: 24px; }
 {{end}}<g class="axis">
 <line x1="{{.Left}}" x2="{{.Right}}" y1="{{.Bottom}}" y2="{{.Bottom}}"/>
 <line x1="{{.Left}}" x2="{{.Left}}" y1="{{.Top}}" y2="{{.Bottom}}"/>
-{{range .XTicks}}<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$.Bottom}}" y2="{{$.TickEnd}}"/><text x="{{.Pos}}" y="{{$.XTickLabelY}}" text-anchor="middle">{{.Label}}</text>
+{{range .XTicks}}<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$.Bottom}}" y2="{{$.TickEnd}}"/><text x="{{.Pos}}" y="{{$.XTickLabelY}}" text-anchor="{{.Anchor}}">{{.Label}}</text>
 {{end}}{{range .YTicks}}<text x="{{$.YTickLabelX}}" y="{{.Pos}}" dy="0.32em" text-anchor="end">{{.Label}}</text>
 {{end}}<text class="axis-label" x="{{.XLabelX}}" y="{{.XLabelY}}" text-anchor="middle">{{.XLabel}}</text>
 <text class="axis-label" transform="rotate(-90 {{.YLabelX}} {{.YLabelY}})" x="{{.YLabelX}}" y="{{.YLabelY}}" text-anchor="middle">{{.YLabel}}</text>

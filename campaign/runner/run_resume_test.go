@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -429,5 +430,90 @@ func TestResetSandboxJournal(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the real journal was touched: %v", err)
+	}
+}
+
+// TestStatusListsUndelivered: rows that did not reach their recipients
+// (failed, expired, not certifiable) are listed under attention, in the
+// text and the JSON, with the row a pending row or a delivered row is not.
+func TestStatusListsUndelivered(t *testing.T) {
+	f := newFixture(t, fastSandbox(), csvRows(1, "pec.example.it")...)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "status.journal.db")
+	now := time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)
+	j, err := journal.Open(ctx, path, journal.WithNow(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := []journal.RecipientState{journal.RecipientDelivered, journal.RecipientFailed, journal.RecipientExpired,
+		journal.RecipientNotCertifiable, ""}
+	var rows []journal.NewRow
+	for i := range outcomes {
+		rows = append(rows, journal.NewRow{Key: fmt.Sprintf("K%d", i+1), RowNumber: i + 1,
+			Recipients: []string{fmt.Sprintf("dest%d@pec.example.it", i+1)}, Subject: "Sollecito",
+			ContentSHA256: strings.Repeat(fmt.Sprint(i+1), 64)})
+	}
+	meta := journal.Meta{Campaign: "stato", Endpoint: "sandbox:builtin", Sender: "ufficio@pec.example.it",
+		Fingerprint: journal.Fingerprint{"campaign file": strings.Repeat("a", 64)}}
+	if _, err := j.Init(ctx, meta, journal.RowsOf(rows)); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range outcomes {
+		if o == "" {
+			continue // stays pending
+		}
+		row, err := j.RowByKey(ctx, fmt.Sprintf("K%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := fmt.Sprintf("PM%04d", i+1)
+		if err := j.MarkSending(ctx, row.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.MarkSubmitted(ctx, row.ID, code); err != nil {
+			t.Fatal(err)
+		}
+		_, err = j.ApplyReceipts(ctx, row.ID, []journal.Receipt{{Code: code, Kind: "acceptance", Date: now, DateText: "30/11/2026 18:00:00",
+			Addressee: row.Recipients[0], Subject: "ACCETTAZIONE: Sollecito " + code, Body: "accettato"}},
+			[]journal.Outcome{{Address: row.Recipients[0], State: o, At: now.Add(time.Minute), Error: "5.1.1 - indirizzo non valido"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+
+	st, err := Status(ctx, f.campaign(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, a := range st.Attention {
+		keys = append(keys, a.Key+"="+a.State)
+	}
+	want := "K2=failed K3=expired K4=accepted_not_certifiable"
+	if got := strings.Join(keys, " "); got != want || st.AttentionCount != 3 {
+		t.Errorf("attention = %q (count %d), want %q (3)", got, st.AttentionCount, want)
+	}
+	var text, js bytes.Buffer
+	if err := st.WriteText(&text, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Rows that need attention (3)", `row 2 (key "K2", dest2@pec.example.it) failed`,
+		`row 3 (key "K3", dest3@pec.example.it) expired`, `row 4 (key "K4", dest4@pec.example.it) accepted_not_certifiable`,
+		"pecbatch report --only undelivered"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("status text lacks %q:\n%s", w, text.String())
+		}
+	}
+	if err := st.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Attention []AttentionRow `json:"attention"`
+		Count     int            `json:"attention_count"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Count != 3 || len(back.Attention) != 3 ||
+		back.Attention[1].State != "expired" {
+		t.Errorf("status JSON (%v): %+v\n%s", err, back, js.String())
 	}
 }

@@ -43,8 +43,9 @@ type StatusReport struct {
 	// sending.rate.
 	SendingETA time.Duration `json:"sending_eta_ns"`
 	// Attention lists the rows a person should look at (unknown,
-	// interrupted in sending, rejected), at most 50; AttentionCount counts
-	// them all.
+	// interrupted in sending, rejected, and those not delivered: failed,
+	// expired, not certifiable), at most 50, by row number; AttentionCount
+	// counts them all.
 	Attention      []AttentionRow `json:"attention"`
 	AttentionCount int            `json:"attention_count"`
 	// ChangedAfterSend lists the rows already sent that the campaign's
@@ -114,10 +115,11 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 	if n := counts[journal.StatePending]; n > 0 {
 		st.SendingETA = c.Sending.Rate.TimeFor(n)
 	}
-	for _, s := range journal.AttentionStates() {
+	states := statusAttentionStates()
+	for _, s := range states {
 		st.AttentionCount += counts[s]
 	}
-	rows, err := r.NeedsAttention(ctx, maxAttention)
+	rows, err := r.RowsInState(ctx, maxAttention, states...)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -136,6 +138,13 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 			SentSHA256: row.ContentSHA256, CurrentSHA256: row.CurrentSHA256})
 	}
 	return st, nil
+}
+
+// statusAttentionStates are the row states status lists under attention:
+// the journal's (a send of unknown outcome, a refusal) and the rows that
+// did not reach their recipients, which an office must contact again.
+func statusAttentionStates() []journal.State {
+	return append(journal.AttentionStates(), journal.StateFailed, journal.StateExpired, journal.StateAcceptedNotCertifiable)
 }
 
 // WriteJSON writes the report as one JSON object.
@@ -185,6 +194,10 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 		}
 		if s.AttentionCount > len(s.Attention) {
 			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.AttentionCount-len(s.Attention))
+		}
+		if s.Counts[string(journal.StateFailed)]+s.Counts[string(journal.StateExpired)]+s.Counts[string(journal.StateAcceptedNotCertifiable)] > 0 {
+			b.WriteString("  failed, expired, accepted_not_certifiable: not delivered; `pecbatch report --only undelivered`\n" +
+				"  lists them with why and what to do next (e.g. raccomandata A/R for an address that is not PEC).\n")
 		}
 		if s.Counts[string(journal.StateUnknown)]+s.Counts[string(journal.StateSending)] > 0 {
 			b.WriteString("  unknown: the send may or may not have happened; `pecbatch run` reconciles them from the mailbox,\n" +

@@ -101,7 +101,7 @@ func TestReportCommand(t *testing.T) {
 
 	t.Run("default csv next to the journal", func(t *testing.T) {
 		t.Parallel()
-		code, stdout, stderr := runPecbatch(t, "report", camp, "--time-zone", "Europe/Rome")
+		code, stdout, stderr := runPecbatch(t, "report", camp, "--lang", "en")
 		want := filepath.Join(dir, "solleciti-test-report.csv")
 		if code != 0 || strings.TrimSpace(stdout) != want {
 			t.Fatalf("exit %d, stdout %q, stderr %q; want the path %s", code, stdout, stderr, want)
@@ -134,7 +134,7 @@ func TestReportCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		if !strings.HasPrefix(stdout, "\uFEFFrow;key;recipient;") || !strings.Contains(stdout, "\r\n") {
+		if !strings.HasPrefix(stdout, "\uFEFFriga;chiave;destinatario;") || !strings.Contains(stdout, "\r\n") {
 			t.Errorf("stdout = %.80q, want an Excel CSV", stdout)
 		}
 	})
@@ -147,8 +147,61 @@ func TestReportCommand(t *testing.T) {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
 		b, _ := os.ReadFile(out)
-		if !strings.Contains(string(b), `<section id="totals"`) || !strings.Contains(string(b), "Delivery report: solleciti-test") {
-			t.Errorf("%s is not the HTML report", out)
+		if !strings.Contains(string(b), `<section id="totals"`) || !strings.Contains(string(b), "Rapporto di consegna: solleciti-test") {
+			t.Errorf("%s is not the HTML report in Italian", out)
+		}
+	})
+
+	t.Run("italian by default, times in Europe/Rome", func(t *testing.T) {
+		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		recs, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 4 || recs[0][0] != "riga" || recs[0][5] != "stato" {
+			t.Fatalf("records = %q, want an Italian header", recs)
+		}
+		if recs[1][5] != "consegnata" || recs[1][9] != "2025-03-02T10:00:04+01:00" {
+			t.Errorf("line 1 = %q, want consegnata at 10:00:04 Rome time", recs[1])
+		}
+		if recs[2][5] != "rifiutata" || recs[3][5] != "da inviare" {
+			t.Errorf("lines 2-3 = %q", recs[2:])
+		}
+	})
+
+	t.Run("time zone by name", func(t *testing.T) {
+		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-", "--time-zone", "UTC", "--lang", "en")
+		if code != 0 || !strings.Contains(stdout, ",delivered,,2025-03-02T09:00:00Z,") {
+			t.Errorf("exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
+		}
+	})
+
+	t.Run("only undelivered", func(t *testing.T) {
+		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-", "--only", "undelivered", "--excel")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		r := csv.NewReader(strings.NewReader(strings.TrimPrefix(stdout, "\uFEFF")))
+		r.Comma = ';'
+		recs, err := r.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The rejected row alone: the delivered and the pending ones are
+		// not to contact again.
+		if len(recs) != 2 || recs[1][5] != "rifiutata" || recs[1][13] == "" || recs[1][14] == "" {
+			t.Errorf("records = %q, want the rejected row with why and what to do", recs)
+		}
+		out := filepath.Join(t.TempDir(), "da-ricontattare.html")
+		if code, _, stderr := runPecbatch(t, "report", camp, "-o", out, "--only", "undelivered"); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		b, _ := os.ReadFile(out)
+		if strings.Contains(string(b), "mario@pec.example.it") || !strings.Contains(string(b), "luca@pec.example.it") {
+			t.Errorf("the HTML of --only undelivered lists a delivered recipient or lacks the rejected one")
 		}
 	})
 
@@ -181,6 +234,8 @@ func TestReportCommand(t *testing.T) {
 		{"excel with html", []string{"--format", "html", "--excel"}, 2, "--excel applies to the CSV report only"},
 		{"unknown format", []string{"--format", "pdf"}, 2, "use csv or html"},
 		{"bad time zone", []string{"--time-zone", "Mars/Olympus"}, 2, "not a time zone name"},
+		{"unknown language", []string{"--lang", "fr"}, 2, "use it or en"},
+		{"unknown selection", []string{"--only", "delivered"}, 2, "use undelivered"},
 		{"negative cap", []string{"--max-html-rows", "-1"}, 2, "cannot be negative"},
 		{"unwritable output", []string{"-o", filepath.Join(dir, "no-such-dir", "r.csv")}, 1, "no such file or directory"},
 	} {

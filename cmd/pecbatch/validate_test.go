@@ -105,3 +105,29 @@ func TestValidateUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateWarnsOrdinaryMail: validate warns, before anything is sent,
+// about a recipient at an ordinary e-mail provider, and still exits 0.
+func TestValidateWarnsOrdinaryMail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, name := range []string{"campaign.yaml", "corpo.html", "destinatari.csv"} {
+		b, err := os.ReadFile(filepath.Join(examplesDir, "esiti", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "destinatari.csv" {
+			b = bytes.Replace(b, []byte("casella@ordinary.sandbox.test"), []byte("mario.rossi@libero.it"), 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := pecbatch(t, "validate", filepath.Join(dir, "campaign.yaml"))
+	if code != 0 || !strings.Contains(stdout, "OK: nothing wrong.") {
+		t.Fatalf("exit %d, want 0 (a warning, not an error)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "warning: destinatari.csv:7: row 6: to: mario.rossi@libero.it is at libero.it, an ordinary e-mail provider") {
+		t.Errorf("no warning about the libero.it recipient:\n%s", stdout)
+	}
+}
