@@ -204,7 +204,7 @@ func testSandboxDomainTable(t *testing.T, style sandbox.ReceiptStyle) {
 	}
 	// Which recipient each receipt is about, as tracking asks it: the recipient field (the sending mailbox)
 	// never names one.
-	rs, err := r.c.Receipts(context.Background(), res.MessageID)
+	rs, err := r.c.Receipts(t.Context(), res.MessageID)
 	if err != nil {
 		t.Fatal(err)
 	}

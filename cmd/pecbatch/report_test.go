@@ -153,6 +153,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("italian by default, times in Europe/Rome", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -173,6 +174,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("time zone by name", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-", "--time-zone", "UTC", "--lang", "en")
 		if code != 0 || !strings.Contains(stdout, ",delivered,,2025-03-02T09:00:00Z,") {
 			t.Errorf("exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
@@ -180,6 +182,7 @@ func TestReportCommand(t *testing.T) {
 	})
 
 	t.Run("only undelivered", func(t *testing.T) {
+		t.Parallel()
 		code, stdout, stderr := runPecbatch(t, "report", camp, "-o", "-", "--only", "undelivered", "--excel")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
