@@ -62,3 +62,29 @@ func TestInitRefusesANonEmptyFolder(t *testing.T) {
 		t.Fatalf("init into an existing empty folder: exit %d, %s", code, stderr)
 	}
 }
+
+func TestInitSuggestsTheCommandAsInvoked(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ argv0, want string }{
+		{"", "pecbatch"},
+		{"pecbatch", "pecbatch"},
+		{"bin/pecbatch", "bin/pecbatch"},
+		{filepath.Join(t.TempDir(), "go-build123", "exe", "pecbatch"), "pecbatch"}, // go run
+	}
+	for _, tt := range tests {
+		t.Run(tt.argv0, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			g := testGlobals(nil, &out, &out)
+			g.program = tt.argv0
+			dir := filepath.Join(t.TempDir(), "c")
+			if err := runInit(t.Context(), g, &initOptions{dir: dir}); err != nil {
+				t.Fatal(err)
+			}
+			want := "  " + tt.want + " validate " + filepath.Join(dir, "campaign.yaml") + " "
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("init run as %q does not suggest %q:\n%s", tt.argv0, want, out.String())
+			}
+		})
+	}
+}
