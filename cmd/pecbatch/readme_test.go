@@ -108,7 +108,7 @@ func walkCommand(t *testing.T, s walkStep, bin, work string) (*exec.Cmd, bool) {
 	case slices.Equal(w, []string{"make", "test"}):
 		return nil, false
 	case len(w) == 5 && w[0] == "go" && w[1] == "build" && w[2] == "-o" && w[4] == "./cmd/pecbatch":
-		if err := copyFile(filepath.Join(work, w[3]), bin); err != nil {
+		if err := copyFile(filepath.Join(work, w[3]), bin, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		return nil, false
@@ -304,11 +304,15 @@ func copyExamples(dst, src string) error {
 		case strings.Contains(name, ".journal.db"), strings.Contains(name, "-report."):
 			return nil
 		}
-		return copyFile(target, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return copyFile(target, path, info.Mode().Perm())
 	})
 }
 
-func copyFile(dst, src string) error {
+func copyFile(dst, src string, perm fs.FileMode) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return err
@@ -316,7 +320,7 @@ func copyFile(dst, src string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(dst, data, 0o755)
+	return os.WriteFile(dst, data, perm)
 }
 
 // TestReadmeCampaignKeysInStarter: the README says init writes a campaign
