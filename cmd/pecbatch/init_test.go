@@ -34,7 +34,7 @@ func TestInitWritesAValidCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"name:", "base_url:", "token:", "address:", "username:", "password:", "file:", "delimiter:",
+	for _, key := range []string{"name:", "base_url:", "token:", "timeout:", "address:", "username:", "password:", "file:", "delimiter:",
 		"encoding:", "to:", "key:", "duplicates:", "subject:", "body:", "max_size:", "attachments:", "name:", "template:",
 		"rate:", "journal:", "max_consecutive_errors:", "reconcile_window:", "daily_limit:", "reference:", "give_up_after:", "poll_rate:", "delete_receipts:"} {
 		if !strings.Contains(string(data), key) {
