@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -87,8 +88,8 @@ func runInit(_ context.Context, g *globalOptions, o *initOptions) error {
 	for _, p := range written {
 		fmt.Fprintf(g.stdout, "wrote %s\n", p)
 	}
-	campaignFile := filepath.Join(dir, "campaign.yaml")
-	prog := g.programName()
+	campaignFile := quoteArg(filepath.Join(dir, "campaign.yaml"))
+	prog := quoteArg(g.programName())
 	next := [][2]string{
 		{prog + " validate " + campaignFile, "check everything, send nothing"},
 		{prog + " preview " + campaignFile, "see the messages of rows 1-5"},
@@ -98,11 +99,11 @@ func runInit(_ context.Context, g *globalOptions, o *initOptions) error {
 	for _, n := range next {
 		width = max(width, len(n[0]))
 	}
-	fmt.Fprintf(g.stdout, "\nNext:\n")
+	fmt.Fprint(g.stdout, "\nNext:\n")
 	for _, n := range next {
 		fmt.Fprintf(g.stdout, "  %-*s   %s\n", width, n[0], n[1])
 	}
-	fmt.Fprintf(g.stdout, "Then edit destinatari.csv, corpo.html and campaign.yaml for your campaign.\n")
+	fmt.Fprint(g.stdout, "Then edit destinatari.csv, corpo.html and campaign.yaml for your campaign.\n")
 	return nil
 }
 
@@ -115,4 +116,13 @@ func (g *globalOptions) programName() string {
 		return "pecbatch"
 	}
 	return g.program
+}
+
+// quoteArg puts an argument with a blank between double quotes (which sh,
+// cmd and PowerShell all read), so a suggested line can be pasted as it is.
+func quoteArg(s string) string {
+	if !strings.ContainsAny(s, " \t") {
+		return s
+	}
+	return `"` + s + `"`
 }

@@ -65,11 +65,15 @@ func TestInitRefusesANonEmptyFolder(t *testing.T) {
 
 func TestInitSuggestsTheCommandAsInvoked(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ argv0, want string }{
-		{"", "pecbatch"},
-		{"pecbatch", "pecbatch"},
-		{"bin/pecbatch", "bin/pecbatch"},
-		{filepath.Join(t.TempDir(), "go-build123", "exe", "pecbatch"), "pecbatch"}, // go run
+	tests := []struct {
+		argv0, dir, wantProg string
+		quoteFile            bool
+	}{
+		{"", "c", "pecbatch", false},
+		{"pecbatch", "c", "pecbatch", false},
+		{"bin/pecbatch", "c", "bin/pecbatch", false},
+		{filepath.Join(t.TempDir(), "go-build123", "exe", "pecbatch"), "c", "pecbatch", false}, // go run
+		{"my tools/pecbatch", "la mia campagna", `"my tools/pecbatch"`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.argv0, func(t *testing.T) {
@@ -77,11 +81,15 @@ func TestInitSuggestsTheCommandAsInvoked(t *testing.T) {
 			var out strings.Builder
 			g := testGlobals(nil, &out, &out)
 			g.program = tt.argv0
-			dir := filepath.Join(t.TempDir(), "c")
+			dir := filepath.Join(t.TempDir(), tt.dir)
 			if err := runInit(t.Context(), g, &initOptions{dir: dir}); err != nil {
 				t.Fatal(err)
 			}
-			want := "  " + tt.want + " validate " + filepath.Join(dir, "campaign.yaml") + " "
+			file := filepath.Join(dir, "campaign.yaml")
+			if tt.quoteFile {
+				file = `"` + file + `"`
+			}
+			want := "  " + tt.wantProg + " validate " + file + " "
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("init run as %q does not suggest %q:\n%s", tt.argv0, want, out.String())
 			}
