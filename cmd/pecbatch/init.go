@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -87,13 +88,41 @@ func runInit(_ context.Context, g *globalOptions, o *initOptions) error {
 	for _, p := range written {
 		fmt.Fprintf(g.stdout, "wrote %s\n", p)
 	}
-	campaignFile := filepath.Join(dir, "campaign.yaml")
-	fmt.Fprintf(g.stdout, `
-Next:
-  pecbatch validate %[1]s           check everything, send nothing
-  pecbatch preview %[1]s            see the messages of rows 1-5
-  pecbatch run %[1]s --sandbox --yes  send them to the built-in sandbox
-Then edit destinatari.csv, corpo.html and campaign.yaml for your campaign.
-`, campaignFile)
+	campaignFile := quoteArg(filepath.Join(dir, "campaign.yaml"))
+	prog := quoteArg(g.programName())
+	next := [][2]string{
+		{prog + " validate " + campaignFile, "check everything, send nothing"},
+		{prog + " preview " + campaignFile, "see the messages of rows 1-5"},
+		{prog + " run " + campaignFile + " --sandbox --yes", "send them to the built-in sandbox"},
+	}
+	width := 0
+	for _, n := range next {
+		width = max(width, len(n[0]))
+	}
+	fmt.Fprint(g.stdout, "\nNext:\n")
+	for _, n := range next {
+		fmt.Fprintf(g.stdout, "  %-*s   %s\n", width, n[0], n[1])
+	}
+	fmt.Fprint(g.stdout, "Then edit destinatari.csv, corpo.html and campaign.yaml for your campaign.\n")
 	return nil
+}
+
+// programName is the command to type for pecbatch in the lines init
+// suggests: the path it was run by when relative (bin/pecbatch, as in the
+// README), else pecbatch. An absolute path is left out: it is the
+// temporary binary of `go run`, or one the user knows how to reach.
+func (g *globalOptions) programName() string {
+	if g.program == "" || filepath.IsAbs(g.program) {
+		return "pecbatch"
+	}
+	return g.program
+}
+
+// quoteArg puts an argument with a blank between double quotes (which sh,
+// cmd and PowerShell all read), so a suggested line can be pasted as it is.
+func quoteArg(s string) string {
+	if !strings.ContainsAny(s, " \t") {
+		return s
+	}
+	return `"` + s + `"`
 }

@@ -34,7 +34,7 @@ func TestInitWritesAValidCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"name:", "base_url:", "token:", "address:", "username:", "password:", "file:", "delimiter:",
+	for _, key := range []string{"name:", "base_url:", "token:", "timeout:", "address:", "username:", "password:", "file:", "delimiter:",
 		"encoding:", "to:", "key:", "duplicates:", "subject:", "body:", "max_size:", "attachments:", "name:", "template:",
 		"rate:", "journal:", "max_consecutive_errors:", "reconcile_window:", "daily_limit:", "reference:", "give_up_after:", "poll_rate:", "delete_receipts:"} {
 		if !strings.Contains(string(data), key) {
@@ -60,5 +60,39 @@ func TestInitRefusesANonEmptyFolder(t *testing.T) {
 	empty := t.TempDir()
 	if _, stderr, code := pecbatch(t, "init", empty); code != 0 {
 		t.Fatalf("init into an existing empty folder: exit %d, %s", code, stderr)
+	}
+}
+
+func TestInitSuggestsTheCommandAsInvoked(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		argv0, dir, wantProg string
+		quoteFile            bool
+	}{
+		{"", "c", "pecbatch", false},
+		{"pecbatch", "c", "pecbatch", false},
+		{"bin/pecbatch", "c", "bin/pecbatch", false},
+		{filepath.Join(t.TempDir(), "go-build123", "exe", "pecbatch"), "c", "pecbatch", false}, // go run
+		{"my tools/pecbatch", "la mia campagna", `"my tools/pecbatch"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.argv0, func(t *testing.T) {
+			t.Parallel()
+			var out strings.Builder
+			g := testGlobals(nil, &out, &out)
+			g.program = tt.argv0
+			dir := filepath.Join(t.TempDir(), tt.dir)
+			if err := runInit(t.Context(), g, &initOptions{dir: dir}); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, "campaign.yaml")
+			if tt.quoteFile {
+				file = `"` + file + `"`
+			}
+			want := "  " + tt.wantProg + " validate " + file + " "
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("init run as %q does not suggest %q:\n%s", tt.argv0, want, out.String())
+			}
+		})
 	}
 }

@@ -39,6 +39,7 @@ func main() {
 // process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return execute(ctx, &globalOptions{
+		program:        os.Args[0],
 		stdin:          os.Stdin,
 		stdout:         stdout,
 		stderr:         stderr,

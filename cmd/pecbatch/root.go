@@ -17,6 +17,9 @@ import (
 // and environment (main passes the real ones, tests their own, so that
 // command tests run in parallel) and the logging flags.
 type globalOptions struct {
+	// program is how pecbatch was invoked (os.Args[0]), for the commands
+	// init suggests; "" means pecbatch.
+	program        string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	// lookupEnv reads the environment (the campaign file's ${VAR}s).
