@@ -340,3 +340,10 @@ func (r *Reader) Decisions(ctx context.Context, limit int) ([]OperatorDecision, 
 	}
 	return out, n, nil
 }
+
+// RowsByNumber returns the rows with the row number n, by id: one, or none;
+// more than one only when the recipients file changed between runs and a
+// new row took the number of one no longer in it.
+func (r *Reader) RowsByNumber(ctx context.Context, n int) ([]Row, error) {
+	return r.queryRows(ctx, "rows by number", "SELECT "+rowColumns+" FROM rows WHERE row_number = ? ORDER BY id", n)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -104,12 +105,23 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 	return nil
 }
 
-// rowNote is the report's note on a row: NoteChangedAfterSend or "".
+// rowNote is the report's note on a row: NoteChangedAfterSend, the
+// attempt after a retry, the operator's decision, or "".
 func rowNote(r Row) string {
+	var notes []string
 	if r.ChangedAfterSend {
-		return NoteChangedAfterSend
+		notes = append(notes, NoteChangedAfterSend)
 	}
-	return ""
+	if r.Attempt > 1 {
+		notes = append(notes, fmt.Sprintf("attempt %d", r.Attempt))
+	}
+	switch r.Decision {
+	case "sent":
+		notes = append(notes, "decided sent by the operator")
+	case "not_sent":
+		notes = append(notes, "decided not sent by the operator")
+	}
+	return strings.Join(notes, "; ")
 }
 
 // csvTime formats t as RFC 3339 with its offset in loc; unset is empty.
