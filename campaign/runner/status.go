@@ -269,7 +269,7 @@ func (s *StatusReport) writeDecisions(b *strings.Builder, loc *time.Location) {
 			b.WriteString("decided not sent: sent again by the next run")
 		}
 		if d.Note != "" {
-			fmt.Fprintf(b, " — note: %s", d.Note)
+			fmt.Fprintf(b, " (note: %s)", d.Note)
 		}
 		b.WriteByte('\n')
 	}
