@@ -103,7 +103,8 @@
 // the attempt is archived), as they enforce that events, receipts,
 // dictionaries and archived attempts are never updated or deleted, that
 // rows are never deleted, and that a message id never changes within an
-// attempt and is never taken by another row or attempt.
+// attempt. MarkSubmitted and Resolve refuse an id another row, or an
+// archived attempt of any row, has.
 //
 // # Tracking
 //
