@@ -132,9 +132,9 @@ type RetryOptions struct {
 	// States are the states whose rows are retried: some of
 	// journal.RetryStates.
 	States []journal.State
-	// Rows, when not empty, retries only these row numbers, each of which
-	// must be in one of States.
-	Rows []int
+	// Rows, when not nil, retries only the rows whose number it accepts
+	// (`--rows 1,5-9`); nil means every row in States.
+	Rows func(row int) bool
 	// Note is kept with each retry (why: a full mailbox, say).
 	Note string
 }
@@ -150,14 +150,24 @@ type RetriedRow struct {
 	Attempt   int
 }
 
+// RetryResult is what Retry did.
+type RetryResult struct {
+	// Retried are the rows queued for a new attempt, by row number.
+	Retried []RetriedRow
+	// Skipped are the rows Rows selected in a state not in States
+	// ("row 4 (key "P004") is delivered"), left as they are.
+	Skipped []string
+}
+
 // Retry queues rows in a final state that did not reach every recipient
 // (failed, rejected, expired) for a new attempt: each goes back to pending
 // with the next attempt number, its previous attempt kept in the journal's
 // history (journal.Reader.Attempts) and shown by status and the report;
-// the next run sends it, exactly once, like any pending row. Rows named in
-// Rows that are not in States are refused before anything changes. It
-// takes the journal's run lock.
-func Retry(ctx context.Context, c *campaign.Campaign, d Deps, o RetryOptions) ([]RetriedRow, error) {
+// the next run sends it, exactly once, like any pending row. Rows selected
+// by Rows in other states are left alone and listed in Skipped; when no
+// row at all is retried and some were skipped, it is an error matching
+// campaign.ErrInvalidInput. It takes the journal's run lock.
+func Retry(ctx context.Context, c *campaign.Campaign, d Deps, o RetryOptions) (*RetryResult, error) {
 	if len(o.States) == 0 {
 		return nil, fmt.Errorf("retry: say which rows to retry by their state (failed, rejected or expired): %w", campaign.ErrInvalidInput)
 	}
@@ -172,39 +182,35 @@ func Retry(ctx context.Context, c *campaign.Campaign, d Deps, o RetryOptions) ([
 		return nil, err
 	}
 	defer closeJournal()
-	var rows []journal.Row
-	if len(o.Rows) == 0 {
-		if rows, err = e.j.RowsInState(ctx, 0, o.States...); err != nil {
-			return nil, fmt.Errorf("retry: %w", err)
-		}
+	states := o.States
+	if o.Rows != nil {
+		states = journal.States() // to name the state of the rows skipped
 	}
-	var wrong []string
-	for _, n := range o.Rows {
-		row, err := e.findRow(ctx, "retry", n, "")
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(o.States, row.State) {
-			wrong = append(wrong, fmt.Sprintf("row %d (key %q) is %s", row.RowNumber, row.Key, row.State))
+	rows, err := e.j.RowsInState(ctx, 0, states...)
+	if err != nil {
+		return nil, fmt.Errorf("retry: %w", err)
+	}
+	res := &RetryResult{}
+	for _, row := range rows {
+		switch {
+		case o.Rows != nil && !o.Rows(row.RowNumber):
+			continue
+		case !slices.Contains(o.States, row.State):
+			res.Skipped = append(res.Skipped, fmt.Sprintf("row %d (key %q) is %s", row.RowNumber, row.Key, row.State))
 			continue
 		}
-		if !slices.ContainsFunc(rows, func(r journal.Row) bool { return r.ID == row.ID }) {
-			rows = append(rows, row)
-		}
-	}
-	if len(wrong) > 0 {
-		return nil, fmt.Errorf("retry: %s, not %s: nothing was queued; leave those rows out of --rows: %w",
-			strings.Join(limitLines(wrong, 20), ", "), joinStates(o.States), campaign.ErrInvalidInput)
-	}
-	var out []RetriedRow
-	for _, row := range rows {
 		attempt, err := e.j.Retry(ctx, row.ID, o.Note)
 		if err != nil {
-			return out, fmt.Errorf("retry: %w", err)
+			return res, fmt.Errorf("retry: %w", err)
 		}
-		out = append(out, RetriedRow{Row: row.RowNumber, Key: row.Key, From: row.State, MessageID: row.MessageID, Attempt: attempt})
+		res.Retried = append(res.Retried, RetriedRow{Row: row.RowNumber, Key: row.Key, From: row.State, MessageID: row.MessageID,
+			Attempt: attempt})
 	}
-	return out, nil
+	if len(res.Retried) == 0 && len(res.Skipped) > 0 {
+		return res, fmt.Errorf("retry: no row of --rows is %s (%s): nothing was queued: %w", joinStates(o.States),
+			strings.Join(limitLines(res.Skipped, 20), ", "), campaign.ErrInvalidInput)
+	}
+	return res, nil
 }
 
 func joinStates(states []journal.State) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,12 +216,13 @@ func TestRetryRejected(t *testing.T) {
 	if _, out, err := f.run(ctx, testRun{NoWait: true}); !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	retry := func(o RetryOptions) ([]RetriedRow, error) {
+	retry := func(o RetryOptions) (*RetryResult, error) {
 		return Retry(ctx, f.campaign(), Deps{}, o)
 	}
-	if _, err := retry(RetryOptions{States: []journal.State{journal.StateRejected}, Rows: []int{1, 2}}); !errors.Is(err, campaign.ErrInvalidInput) ||
+	only := func(rows ...int) func(int) bool { return func(n int) bool { return slices.Contains(rows, n) } }
+	if _, err := retry(RetryOptions{States: []journal.State{journal.StateRejected}, Rows: only(1, 3)}); !errors.Is(err, campaign.ErrInvalidInput) ||
 		!strings.Contains(err.Error(), `row 1 (key "P001") is`) {
-		t.Errorf("retry of a sent row: %v, want a refusal naming its state", err)
+		t.Errorf("retry of sent rows only: %v, want a refusal naming their state", err)
 	}
 	if _, err := retry(RetryOptions{States: []journal.State{journal.StateDelivered}}); !errors.Is(err, campaign.ErrInvalidInput) {
 		t.Errorf("retry of delivered rows: %v, want a refusal", err)
@@ -229,9 +231,13 @@ func TestRetryRejected(t *testing.T) {
 		t.Fatalf("refused retries changed P002: %s attempt %d", row.State, row.Attempt)
 	}
 	on.Store(false)
-	got, err := retry(RetryOptions{States: []journal.State{journal.StateRejected, journal.StateFailed}, Note: "mailbox emptied"})
-	if err != nil || len(got) != 1 || got[0].Key != "P002" || got[0].Attempt != 2 || got[0].From != journal.StateRejected {
-		t.Fatalf("Retry = %+v, %v", got, err)
+	res, err := retry(RetryOptions{States: []journal.State{journal.StateRejected, journal.StateFailed}, Rows: only(1, 2),
+		Note: "mailbox emptied"})
+	if err != nil || len(res.Retried) != 1 || len(res.Skipped) != 1 {
+		t.Fatalf("Retry = %+v, %v", res, err)
+	}
+	if got := res.Retried[0]; got.Key != "P002" || got.Attempt != 2 || got.From != journal.StateRejected {
+		t.Errorf("retried %+v", got)
 	}
 	run, out, err := f.run(ctx, testRun{})
 	if err != nil || run.Sent != 1 || run.Counts[journal.StateDelivered] != 3 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,9 +31,9 @@ with the next attempt number, and the next 'pecbatch run' sends it, exactly
 once, like any pending row. The previous attempt (its state, message id, error
 and each recipient's outcome) stays in the journal; status and the report show
 it. --state takes failed, rejected or expired (repeat it, or separate with
-commas); --rows retries only those rows (numbers as status shows them), each
-of which must be in one of the states, or nothing is queued. A delivered row
-is never retried. It cannot run while a run of the campaign is going on.`,
+commas); --rows retries only those rows (numbers as status shows them) that
+are in one of the states, and lists the others. A delivered row is never
+retried. It cannot run while a run of the campaign is going on.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.file = args[0]
@@ -62,16 +61,23 @@ func runRetry(ctx context.Context, g *globalOptions, o *retryOptions) error {
 			return &usageError{fmt.Errorf("--state %q: only failed, rejected and expired rows are retried", s)}
 		}
 	}
-	rows, err := parseRows(o.rows)
-	if err != nil {
-		return &usageError{err}
+	ropts := runner.RetryOptions{States: states, Note: o.note}
+	if o.rows != "" {
+		sel, err := parseRowSelection(o.rows)
+		if err != nil {
+			return &usageError{fmt.Errorf("--rows: %w", err)}
+		}
+		ropts.Rows = sel.contains
 	}
 	c, err := campaign.LoadFile(o.file, g.loadOptions(true))
 	if err != nil {
 		return fmt.Errorf("retry: %w", err)
 	}
-	done, err := runner.Retry(ctx, c, runner.Deps{Logger: g.logger()}, runner.RetryOptions{States: states, Rows: rows, Note: o.note})
-	for _, r := range done {
+	res, err := runner.Retry(ctx, c, runner.Deps{Logger: g.logger()}, ropts)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Retried {
 		prev := ""
 		if r.MessageID != "" {
 			prev = ", message id " + r.MessageID
@@ -79,42 +85,18 @@ func runRetry(ctx context.Context, g *globalOptions, o *retryOptions) error {
 		fmt.Fprintf(g.stdout, "Row %d (key %q): attempt %d queued (attempt %d was %s%s).\n", r.Row, r.Key, r.Attempt,
 			r.Attempt-1, r.From, prev)
 	}
-	if err != nil {
-		return err
+	const listed = 20
+	for i, s := range res.Skipped {
+		if i == listed {
+			fmt.Fprintf(g.stdout, "... and %d more not retried.\n", len(res.Skipped)-listed)
+			break
+		}
+		fmt.Fprintf(g.stdout, "Not retried: %s.\n", s)
 	}
-	if len(done) == 0 {
+	if len(res.Retried) == 0 {
 		fmt.Fprintln(g.stdout, "No row to retry.")
 		return nil
 	}
-	fmt.Fprintf(g.stdout, "%d row(s) queued: the next `pecbatch run` sends them.\n", len(done))
+	fmt.Fprintf(g.stdout, "%d row(s) queued: the next `pecbatch run` sends them.\n", len(res.Retried))
 	return nil
-}
-
-// parseRows reads a list of row numbers and ranges, "1,5-9"; "" is none.
-func parseRows(s string) ([]int, error) {
-	var out []int
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(strings.TrimSpace(lo))
-		b := a
-		if err == nil && isRange {
-			b, err = strconv.Atoi(strings.TrimSpace(hi))
-		}
-		switch {
-		case err != nil || a < 1:
-			return nil, fmt.Errorf("--rows %q: %q is not a row number nor a range like 5-9", s, part)
-		case b < a:
-			return nil, fmt.Errorf("--rows %q: the range %q goes backwards", s, part)
-		case b-a >= 1_000_000:
-			return nil, fmt.Errorf("--rows %q: the range %q is too large", s, part)
-		}
-		for n := a; n <= b; n++ {
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
