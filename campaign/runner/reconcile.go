@@ -275,7 +275,7 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 			return nil, fmt.Errorf("reconcile: search the mailbox: %w", err)
 		}
 		if r.prog != nil {
-			r.prog.describe(fmt.Sprintf("mailbox page %d of %d for %q", page, p.Pages, subject))
+			r.prog.describe(fmt.Sprintf("mailbox page %d of %d for %q", page, max(p.Pages, page), subject))
 		}
 		older := 0
 		for _, in := range p.Entries {
