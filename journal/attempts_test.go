@@ -159,7 +159,7 @@ func TestRetry(t *testing.T) {
 // previous attempt is archived.
 func TestRetryGuards(t *testing.T) {
 	ctx := t.Context()
-	j, _, _ := initTest(t, 1)
+	j, _, path := initTest(t, 1)
 	id := mustRow(t, j.Reader, "K000000").ID
 	driveTo(t, j, id, StateFailed)
 	for _, stmt := range []string{
@@ -178,5 +178,12 @@ func TestRetryGuards(t *testing.T) {
 		if _, err := j.db.ExecContext(ctx, stmt); err == nil {
 			t.Errorf("%s: no error", stmt)
 		}
+	}
+	// The schema holds on the system's SQLite too.
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res, v := externalIntegrityCheck(t, path); res != "ok" {
+		t.Errorf("integrity_check after a retry with SQLite %s: %s", v, res)
 	}
 }
