@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -109,6 +110,76 @@ func TestResolveAndRetryCommands(t *testing.T) {
 	for _, cmd := range []string{"resolve", "retry"} {
 		if !strings.Contains(stdout, "\n  "+cmd+" ") {
 			t.Errorf("--help does not list %s:\n%s", cmd, stdout)
+		}
+	}
+}
+
+// TestResolveThenCrash: a row left unknown by a 500 is decided not sent;
+// the next run, a real process, is killed (SIGKILL) while that row's send
+// is in flight, after the service took it. The decision was on disk, the
+// killed run left the row in sending, and the run after reconciles it from
+// the mailbox instead of sending it again: every row goes out once.
+func TestResolveThenCrash(t *testing.T) {
+	t.Parallel()
+	bin := buildPecbatch(t)
+	opts := sandbox.DefaultOptions()
+	opts.AcceptDelay, opts.DeliverDelay, opts.SendRate = 50*time.Millisecond, 150*time.Millisecond, 0
+	sb := sandbox.New(opts)
+	var mode atomic.Int32 // 0: pass, 1: 500 for R02, 2: R02 sent, its answer never comes
+	var hung atomic.Bool
+	mode.Store(1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/send" && mode.Load() != 0 {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			if strings.Contains(string(body), "Comunicazione R02") {
+				if mode.Load() == 1 {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(500)
+					_, _ = w.Write([]byte(`{"success":false,"message":"MySQL Error 2006"}`))
+					return
+				}
+				sb.ServeHTTP(httptest.NewRecorder(), r)
+				hung.Store(true)
+				<-r.Context().Done() // until the process is killed
+				return
+			}
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	env := map[string]string{"PECMASSIVA_URL": srv.URL, "PECMASSIVA_TOKEN": opts.Token,
+		"PEC_USERNAME": opts.Username, "PEC_PASSWORD": opts.Password}
+	file := runCmdCampaign(t, 3)
+
+	if _, stderr, code := pecbatchEnv(t, env, "run", file, "--yes", "--no-wait", "--report", "-"); code != exitRowsUnknown {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	if stdout, stderr, code := pecbatchEnv(t, env, "resolve", file, "--row", "2", "--as", "not-sent"); code != 0 {
+		t.Fatalf("resolve: exit %d\n%s%s", code, stdout, stderr)
+	}
+	mode.Store(2)
+	procEnv := append(os.Environ(), "PECMASSIVA_URL="+srv.URL, "PECMASSIVA_TOKEN="+opts.Token,
+		"PEC_USERNAME="+opts.Username, "PEC_PASSWORD="+opts.Password)
+	code, out := crashRunPecbatch(t, bin, procEnv, 8*time.Second, "run", file, "--yes", "--report", "-")
+	if code != -1 || !hung.Load() {
+		t.Fatalf("the run was not killed during the send of row 2 (exit %d, in flight %v):\n%s", code, hung.Load(), out)
+	}
+	mode.Store(0)
+	code, out = crashRunPecbatch(t, bin, procEnv, 0, "run", file, "--yes", "--report", "-")
+	if code != 0 || !strings.Contains(out, "Rows: 3 delivered") {
+		t.Fatalf("run after the crash: exit %d\n%s", code, out)
+	}
+	subjects := map[string]int{}
+	for _, s := range sb.Sends() {
+		subjects[s.Subject]++
+	}
+	if len(subjects) != 3 {
+		t.Errorf("sent %v, want the 3 rows", subjects)
+	}
+	for subject, n := range subjects {
+		if n != 1 {
+			t.Errorf("%q sent %d times", subject, n)
 		}
 	}
 }
