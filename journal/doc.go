@@ -90,13 +90,21 @@
 //	sending   → pending     MarkNotSent
 //	unknown   → submitted   MarkSubmitted (reconciled)
 //	unknown   → pending     ResendUnknown (--resend-unknown only)
+//	unknown   → submitted   Resolve(DecidedSent, id) (the operator's decision)
+//	unknown   → pending     Resolve(DecidedNotSent) (the operator's decision)
+//	failed, rejected, expired → pending   Retry (a new attempt; the previous one kept in Attempts)
 //	submitted → accepted    ApplyReceipts
 //	submitted, accepted → delivered, failed, expired or accepted_not_certifiable   ApplyReceipts (final)
 //
 // Final states: rejected, delivered, failed, expired, accepted_not_certifiable.
-// A final state never changes. SQLite triggers enforce it too, as they
-// enforce that events, receipts and dictionaries are never updated or
-// deleted, that rows are never deleted, and that a message id never changes.
+// A final state never changes, except by Retry, which archives the attempt
+// and gives the row the next attempt number. SQLite triggers enforce it
+// too (a final row changes only together with its attempt number, after
+// the attempt is archived), as they enforce that events, receipts,
+// dictionaries and archived attempts are never updated or deleted, that
+// rows are never deleted, and that a message id never changes within an
+// attempt. MarkSubmitted and Resolve refuse an id another row, or an
+// archived attempt of any row, has.
 //
 // # Tracking
 //

@@ -34,7 +34,10 @@ func (j *Journal) MarkNotSent(ctx context.Context, id int64, reason string) erro
 // another row to an unknown row.
 func (r *Reader) MessageIDTaken(ctx context.Context, messageID string) (bool, error) {
 	var id int64
-	err := r.db.QueryRowContext(ctx, "SELECT id FROM rows WHERE message_id = ?", strings.TrimSpace(messageID)).Scan(&id)
+	messageID = strings.TrimSpace(messageID)
+	// A retried attempt's message id stays its row's, like a current one.
+	err := r.db.QueryRowContext(ctx, `SELECT id FROM rows WHERE message_id = ?
+		UNION ALL SELECT row_id FROM attempts WHERE message_id = ? LIMIT 1`, messageID, messageID).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil

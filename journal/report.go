@@ -122,6 +122,11 @@ type ReportRow struct {
 	// ChangedAfterSend says the campaign's files, at the last accepted
 	// change, render the row differently from what was sent.
 	ChangedAfterSend bool
+	// Attempt is the row's current attempt (2 and more after a Retry).
+	Attempt int
+	// Decision is the operator's decision on the current attempt
+	// (Resolve), "" when none.
+	Decision Decision
 }
 
 // ReportRows yields the report lines by row number, then recipient in the
@@ -129,7 +134,7 @@ type ReportRow struct {
 func (r *Reader) ReportRows(ctx context.Context) iter.Seq2[ReportRow, error] {
 	const query = `SELECT r.id, r.row_number, r.key, rc.address, r.subject, r.message_id, r.state, rc.state,
 		rc.error, r.last_error, r.submitted_at, r.accepted_at, rc.at, r.rejected_at, rc.warnings, r.receipts,
-		r.current_sha256 IS NOT NULL
+		r.current_sha256 IS NOT NULL, r.attempt, coalesce(r.decision, '')
 		FROM rows r JOIN recipients rc ON rc.row_id = r.id
 		ORDER BY r.row_number, r.id, rc.position`
 	return func(yield func(ReportRow, error) bool) {
@@ -141,7 +146,7 @@ func (r *Reader) ReportRows(ctx context.Context) iter.Seq2[ReportRow, error] {
 			var submitted, accepted, at, rejected sql.NullInt64
 			if err := s.Scan(&l.RowID, &l.RowNumber, &l.Key, &l.Recipient, &l.Subject, &msg, &l.RowState, &rcState,
 				&rcError, &rowError, &submitted, &accepted, &at, &rejected, &l.Warnings, &l.Receipts,
-				&l.ChangedAfterSend); err != nil {
+				&l.ChangedAfterSend, &l.Attempt, &l.Decision); err != nil {
 				yield(ReportRow{}, fmt.Errorf("journal: report: %w", err))
 				return false
 			}

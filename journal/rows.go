@@ -48,6 +48,14 @@ type Row struct {
 	// files render differently since it was sent (accepted with Amend), the
 	// hash they render now; "" otherwise. ContentSHA256 stays what was sent.
 	CurrentSHA256 string
+	// Attempt is the number of the row's current attempt: 1, and one more
+	// for each Retry (the previous ones are in Reader.Attempts).
+	Attempt int
+	// Decision is what the operator decided of the row's current attempt
+	// when its outcome was unknown (Resolve), "" when nobody did;
+	// DecidedAt is when.
+	Decision  Decision
+	DecidedAt time.Time
 }
 
 // ChangedAfterSend reports whether the campaign's files, at the last
@@ -60,7 +68,8 @@ const recipientsColumn = `(SELECT json_group_array(address) FROM
 
 const rowColumns = `id, key, row_number, ` + recipientsColumn + `, subject, lower(hex(content_sha256)), state, message_id, attempts, last_error,
 	created_at, sending_at, submitted_at, unknown_at, rejected_at, accepted_at, final_at, next_poll_at, polls,
-	receipts, receipts_deleted_at, updated_at, coalesce(lower(hex(current_sha256)), '')`
+	receipts, receipts_deleted_at, updated_at, coalesce(lower(hex(current_sha256)), ''), attempt, coalesce(decision, ''),
+	decided_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -68,10 +77,10 @@ func scanRow(s scanner) (Row, error) {
 	var r Row
 	var recipients string
 	var msg sql.NullString
-	var created, sending, submitted, unknown, rejected, accepted, final, nextPoll, deleted, updated sql.NullInt64
+	var created, sending, submitted, unknown, rejected, accepted, final, nextPoll, deleted, updated, decided sql.NullInt64
 	if err := s.Scan(&r.ID, &r.Key, &r.RowNumber, &recipients, &r.Subject, &r.ContentSHA256, &r.State, &msg,
 		&r.Attempts, &r.LastError, &created, &sending, &submitted, &unknown, &rejected, &accepted, &final, &nextPoll,
-		&r.Polls, &r.Receipts, &deleted, &updated, &r.CurrentSHA256); err != nil {
+		&r.Polls, &r.Receipts, &deleted, &updated, &r.CurrentSHA256, &r.Attempt, &r.Decision, &decided); err != nil {
 		return Row{}, err
 	}
 	if err := json.Unmarshal([]byte(recipients), &r.Recipients); err != nil {
@@ -81,7 +90,7 @@ func scanRow(s scanner) (Row, error) {
 	r.CreatedAt, r.SendingAt, r.SubmittedAt = fromMillis(created), fromMillis(sending), fromMillis(submitted)
 	r.UnknownAt, r.RejectedAt, r.AcceptedAt = fromMillis(unknown), fromMillis(rejected), fromMillis(accepted)
 	r.FinalAt, r.NextPollAt = fromMillis(final), fromMillis(nextPoll)
-	r.ReceiptsDeletedAt, r.UpdatedAt = fromMillis(deleted), fromMillis(updated)
+	r.ReceiptsDeletedAt, r.UpdatedAt, r.DecidedAt = fromMillis(deleted), fromMillis(updated), fromMillis(decided)
 	return r, nil
 }
 

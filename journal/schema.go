@@ -284,6 +284,17 @@ func migrations() []migration {
 				`CREATE INDEX rows_changed ON rows (row_number, id) WHERE current_sha256 IS NOT NULL`,
 			},
 		},
+		{
+			version: 7,
+			// The operator decides what pecbatch cannot (resolve) and
+			// queues a final row for a new attempt (retry). A retry is
+			// the only way a final row or a row's message id changes:
+			// the triggers let them change only together with the
+			// attempt number, and only once the previous attempt is
+			// archived in attempts, which is append-only.
+			name:  "operator decisions and attempts: resolve, retry",
+			stmts: attemptsMigration(finals),
+		},
 	}
 }
 

@@ -328,6 +328,9 @@ func submittedStep(messageID string) step {
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
+			if err := messageIDInAttempts(tx, messageID); err != nil {
+				return err
+			}
 			return mustAffectOne(tx.exec(`UPDATE rows SET state = 'submitted', message_id = ?,
 				submitted_at = ?, last_error = '', updated_at = ? WHERE id = ? AND state IN ('sending', 'unknown')`,
 				messageID, now, now, c.id))

@@ -145,13 +145,23 @@ func writeReportCSV(ctx context.Context, d *Data, w io.Writer, opts Options) err
 	return nil
 }
 
-// rowNote is the report's note on a row, in the printer's language:
-// NoteChangedAfterSend (or its translation) or "".
+// rowNote is the report's note on a row, in the printer's language: changed
+// after send, the attempt after a retry, the operator's decision, or "".
 func rowNote(p *message.Printer, r Row) string {
+	var notes []string
 	if r.ChangedAfterSend {
-		return p.Sprintf("note.changed")
+		notes = append(notes, p.Sprintf("note.changed"))
 	}
-	return ""
+	if r.Attempt > 1 {
+		notes = append(notes, p.Sprintf("note.attempt", r.Attempt))
+	}
+	switch r.Decision {
+	case "sent":
+		notes = append(notes, p.Sprintf("note.decided.sent"))
+	case "not_sent":
+		notes = append(notes, p.Sprintf("note.decided.not_sent"))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // stateName is a state's name in the printer's language; a state the

@@ -128,8 +128,10 @@ type htmlGroup struct {
 	Lines     []htmlLine
 	Receipts  []htmlReceipt
 	Summary   string // "3 receipts"
-	// Note is NoteChangedAfterSend or empty.
-	Note string
+	// Note is the row's note (rowNote) or empty; NoteTitle explains a
+	// change after send.
+	Note      string
+	NoteTitle string
 }
 
 // htmlLine is one recipient of a row in the table.
@@ -247,7 +249,7 @@ func writeReportHTML(ctx context.Context, d *Data, w io.Writer, opts Options) er
 				continue
 			}
 			page.Groups = append(page.Groups, htmlGroup{rowID: r.RowID, Row: r.Row, Key: r.Key, Subject: r.Subject, MessageID: r.MessageID,
-				Note: rowNote(p, r)})
+				Note: rowNote(p, r), NoteTitle: noteTitle(p, r)})
 			n++
 		} else if page.Capped {
 			continue
@@ -384,4 +386,13 @@ func codeSpans(text string) template.HTML {
 		b.WriteString(template.HTMLEscapeString(part))
 	}
 	return template.HTML(b.String())
+}
+
+// noteTitle is the tooltip of a row's note: why a row changed after send
+// matters; the other notes say it all.
+func noteTitle(p *message.Printer, r Row) string {
+	if r.ChangedAfterSend {
+		return p.Sprintf("note.changed.title")
+	}
+	return ""
 }

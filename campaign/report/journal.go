@@ -99,7 +99,7 @@ func journalReportRows(rows iter.Seq2[journal.ReportRow, error]) iter.Seq2[Row, 
 				RowID: l.RowID, Row: l.RowNumber, Key: l.Key, Recipient: l.Recipient, Subject: l.Subject,
 				MessageID: l.MessageID, State: string(l.State), Error: errText,
 				SubmittedAt: l.SubmittedAt, AcceptedAt: l.AcceptedAt, DeliveredAt: l.DeliveredAt, FailedAt: l.FailedAt,
-				Receipts: l.Receipts, ChangedAfterSend: l.ChangedAfterSend,
+				Receipts: l.Receipts, ChangedAfterSend: l.ChangedAfterSend, Attempt: l.Attempt, Decision: string(l.Decision),
 			}, nil) {
 				return
 			}

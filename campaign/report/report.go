@@ -119,6 +119,12 @@ type Row struct {
 	// a change, render the row differently from what was sent (which the
 	// row keeps): the report shows "changed after send".
 	ChangedAfterSend bool
+	// Attempt is the row's current attempt: 2 and more after `pecbatch
+	// retry` (the report shows "attempt N").
+	Attempt int
+	// Decision is what the operator decided of the row's unknown send
+	// with `pecbatch resolve` ("sent", "not_sent"), "" when nobody did.
+	Decision string
 }
 
 // NoteChangedAfterSend is what the report says of a row changed after send.

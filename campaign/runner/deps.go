@@ -75,7 +75,7 @@ type Tuning struct {
 type Printer interface {
 	// Plan is what a run is about to do, before its confirmation.
 	Plan(Plan)
-	// Start begins a phase (PhaseSending, PhaseTracking) of total steps to
+	// Start begins a phase (PhaseReconciling, PhaseSending, PhaseTracking) of total steps to
 	// do now; before more were done already, by an earlier run or an earlier
 	// phase (shown, not counted in total nor in the rate).
 	Start(phase string, total, before int)
@@ -91,8 +91,11 @@ type Printer interface {
 
 // The phases a Printer is told about.
 const (
-	PhaseSending  = "sending"
-	PhaseTracking = "tracking"
+	// PhaseReconciling: the mailbox is searched for the sends whose
+	// outcome is unknown, a step per row, the page in the detail.
+	PhaseReconciling = "reconciling"
+	PhaseSending     = "sending"
+	PhaseTracking    = "tracking"
 )
 
 // Note is one thing that happened, told to people through a Printer. Kind

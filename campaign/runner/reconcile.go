@@ -45,6 +45,9 @@ type reconciler struct {
 	// through to the time of their send: only they may be resent, since a
 	// failed or cut-short search may have missed their acceptance.
 	searched map[int64]bool
+	// prog, while reconcileDue runs, tells people how far the search of
+	// the mailbox has got; nil otherwise.
+	prog *progress
 }
 
 func newReconciler(e *runEnv) *reconciler {
@@ -81,7 +84,10 @@ func (r *reconciler) reconcileDue(ctx context.Context) error {
 	for i, row := range rows {
 		ids[i] = row.ID
 	}
+	r.prog = newProgress(r.e, PhaseReconciling, len(rows), 0)
 	found, err := r.attempt(ctx, ids)
+	r.prog.finish()
+	r.prog = nil
 	if err != nil {
 		if errors.Is(err, client.ErrUnauthorized) || ctx.Err() != nil {
 			return fmt.Errorf("reconcile: %w", err)
@@ -211,6 +217,9 @@ func (r *reconciler) attempt(ctx context.Context, ids []int64) (map[int64]bool, 
 			return found, err
 		}
 		f, err := r.attemptSubject(ctx, subject, group)
+		if r.prog != nil {
+			r.prog.add(len(bySubject[subject]))
+		}
 		for id := range f {
 			found[id] = true
 		}
@@ -269,6 +278,9 @@ func (r *reconciler) attemptSubject(ctx context.Context, subject string, rows []
 		p, err := e.cl.Inbox(ctx, subject, page)
 		if err != nil {
 			return nil, fmt.Errorf("reconcile: search the mailbox: %w", err)
+		}
+		if r.prog != nil {
+			r.prog.describe(fmt.Sprintf("mailbox page %d of %d for %q", page, max(p.Pages, page), subject))
 		}
 		older := 0
 		for _, in := range p.Entries {

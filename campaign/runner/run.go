@@ -161,6 +161,8 @@ type runEnv struct {
 	// ledger once opened (openLedger).
 	ledgerPath string
 	ledger     *journal.Ledger
+	// recipients notices the recipients file changed during the run.
+	recipients *recipientsWatch
 }
 
 func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
@@ -332,6 +334,7 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	}
 	res := &Result{Journal: journalPath(c, opts.Journal)}
 
+	e.recipients = watchRecipients(c)
 	rows, err := e.preflight(ctx)
 	if err != nil {
 		return res, err

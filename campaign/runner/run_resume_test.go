@@ -105,6 +105,9 @@ func TestRunResumesRowLeftInSending(t *testing.T) {
 	if res.Sent != 1 || res.Counts[journal.StateDelivered] != 3 || !f.rec.noted(NoteReconciled) {
 		t.Errorf("resumed run sent %d, counts %v\n%s", res.Sent, res.Counts, out)
 	}
+	if got := f.rec.steps[PhaseReconciling]; got != 1 {
+		t.Errorf("reconciliation progress reached %d of 1 row", got)
+	}
 	f.checkExactlyOnce(3)
 	if got := f.rowsByKey()["P002"].MessageID; got != sent.MessageID {
 		t.Errorf("P002 recovered code %s, want %s", got, sent.MessageID)

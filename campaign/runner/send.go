@@ -76,6 +76,9 @@ func (s *sender) send(ctx context.Context, limit int) error {
 				"journal %.12s): the campaign's files changed during the run; nothing was sent for it: undo the change, "+
 				"or run again with --allow-changes", m.Row, row.Key, m.SHA256, row.ContentSHA256)
 		}
+		if err := s.e.recipients.check(); err != nil {
+			return err
+		}
 		if err := s.sendRow(ctx, row, m); err != nil {
 			return err
 		}

@@ -54,6 +54,29 @@ type StatusReport struct {
 	// counts them all. They kept what was sent and were not sent again.
 	ChangedAfterSend      []ChangedRow `json:"changed_after_send"`
 	ChangedAfterSendCount int          `json:"changed_after_send_count"`
+	// Decisions lists the operator's decisions (`pecbatch resolve` and
+	// `pecbatch retry`), latest first, at most 50; DecisionCount counts
+	// them all.
+	Decisions     []DecisionRow `json:"decisions"`
+	DecisionCount int           `json:"decision_count"`
+}
+
+// DecisionRow is one decision of the operator on a row.
+type DecisionRow struct {
+	Row int    `json:"row"`
+	Key string `json:"key"`
+	// Decision is "resolved sent", "resolved not_sent" or "retried".
+	Decision string    `json:"decision"`
+	At       time.Time `json:"at"`
+	// MessageID is, for a row resolved sent, the id given; for a retry,
+	// the previous attempt's.
+	MessageID string `json:"message_id,omitempty"`
+	// Attempt is, for a retry, the new attempt's number; From and Error
+	// the previous attempt's outcome.
+	Attempt int    `json:"attempt,omitempty"`
+	From    string `json:"from,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Note    string `json:"note,omitempty"`
 }
 
 // ChangedRow is a row whose message, as the campaign's files render it now,
@@ -93,7 +116,7 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	st := &StatusReport{Campaign: m.Campaign, Journal: r.Path(), Endpoint: m.Endpoint, Sender: m.Sender,
-		Counts: map[string]int{}, Attention: []AttentionRow{}, ChangedAfterSend: []ChangedRow{}}
+		Counts: map[string]int{}, Attention: []AttentionRow{}, ChangedAfterSend: []ChangedRow{}, Decisions: []DecisionRow{}}
 	counts, err := r.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -136,6 +159,19 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 	for _, row := range changed {
 		st.ChangedAfterSend = append(st.ChangedAfterSend, ChangedRow{Row: row.RowNumber, Key: row.Key, State: string(row.State),
 			SentSHA256: row.ContentSHA256, CurrentSHA256: row.CurrentSHA256})
+	}
+	decisions, n, err := r.Decisions(ctx, maxAttention)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.DecisionCount = n
+	for _, d := range decisions {
+		row := DecisionRow{Row: d.RowNumber, Key: d.Key, Decision: "retried", At: d.At, MessageID: d.MessageID,
+			Attempt: d.Attempt, From: string(d.From), Error: d.Error, Note: d.Note}
+		if d.Kind == journal.EventResolved {
+			row.Decision = "resolved " + string(d.As)
+		}
+		st.Decisions = append(st.Decisions, row)
 	}
 	return st, nil
 }
@@ -199,9 +235,13 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 			b.WriteString("  failed, expired, accepted_not_certifiable: not delivered; `pecbatch report --only undelivered`\n" +
 				"  lists them with why and what to do next (e.g. raccomandata A/R for an address that is not PEC).\n")
 		}
+		if s.Counts[string(journal.StateRejected)] > 0 {
+			b.WriteString("  rejected: once the cause is fixed, `pecbatch retry CAMPAIGN.yaml --state rejected` queues them for a new attempt.\n")
+		}
 		if s.Counts[string(journal.StateUnknown)]+s.Counts[string(journal.StateSending)] > 0 {
 			b.WriteString("  unknown: the send may or may not have happened; `pecbatch run` reconciles them from the mailbox,\n" +
-				"  and `pecbatch run --resend-unknown` sends again those not found within sending.reconcile_window.\n")
+				"  `pecbatch run --resend-unknown` sends again those not found within sending.reconcile_window, and\n" +
+				"  `pecbatch resolve` records what you found out yourself (sent, with its message id, or not sent).\n")
 		}
 	}
 	if s.ChangedAfterSendCount > 0 {
@@ -214,6 +254,39 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.ChangedAfterSendCount-len(s.ChangedAfterSend))
 		}
 	}
+	s.writeDecisions(&b, loc)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDecisions lists the operator's decisions, latest first.
+func (s *StatusReport) writeDecisions(b *strings.Builder, loc *time.Location) {
+	if s.DecisionCount == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nDecisions of the operator (%d), latest first:\n", s.DecisionCount)
+	for _, d := range s.Decisions {
+		fmt.Fprintf(b, "  %s row %d (key %q) ", d.At.In(loc).Format("2006-01-02 15:04:05 MST"), d.Row, d.Key)
+		switch d.Decision {
+		case "retried":
+			fmt.Fprintf(b, "retried: attempt %d; attempt %d was %s", d.Attempt, d.Attempt-1, d.From)
+			if d.MessageID != "" {
+				fmt.Fprintf(b, " (message id %s)", d.MessageID)
+			}
+			if d.Error != "" {
+				fmt.Fprintf(b, ": %s", d.Error)
+			}
+		case "resolved sent":
+			fmt.Fprintf(b, "decided sent, message id %s: tracked from it", d.MessageID)
+		default:
+			b.WriteString("decided not sent: sent again by the next run")
+		}
+		if d.Note != "" {
+			fmt.Fprintf(b, " (note: %s)", d.Note)
+		}
+		b.WriteByte('\n')
+	}
+	if s.DecisionCount > len(s.Decisions) {
+		fmt.Fprintf(b, "  ... and %d more: see the journal's events\n", s.DecisionCount-len(s.Decisions))
+	}
 }

@@ -122,6 +122,8 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 		newRunCommand(g),
 		newPollCommand(g),
 		newStatusCommand(g),
+		newResolveCommand(g),
+		newRetryCommand(g),
 		newTestSendCommand(g),
 		newVersionCommand(g),
 	)
