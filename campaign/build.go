@@ -366,6 +366,13 @@ func (l *loader) buildSending(raw *rawConfig) {
 	c.Sending.MaxConsecutiveErrors = l.positiveInt("sending.max_consecutive_errors", s.MaxConsecutiveErrors, DefaultMaxConsecutiveErrors)
 	c.Sending.ReconcileWindow = l.duration("sending.reconcile_window", s.ReconcileWindow, DefaultReconcileWindow)
 	c.Sending.DailyLimit = l.positiveInt("sending.daily_limit", s.DailyLimit, DefaultDailyLimit)
+	if v, ok := l.expand("sending.window", s.Window, false); ok {
+		w, err := ParseWindow(v)
+		if err != nil {
+			l.problem(s.Window.Line, "sending.window", "%v (times are Europe/Rome)", err)
+		}
+		c.Sending.Window = w
+	}
 }
 
 // buildTracking fills the tracking section.

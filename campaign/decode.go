@@ -79,6 +79,7 @@ type rawConfig struct {
 		MaxConsecutiveErrors scalar `yaml:"max_consecutive_errors"`
 		ReconcileWindow      scalar `yaml:"reconcile_window"`
 		DailyLimit           scalar `yaml:"daily_limit"`
+		Window               scalar `yaml:"window"`
 	} `yaml:"sending"`
 	Tracking struct {
 		GiveUpAfter    scalar `yaml:"give_up_after"`

@@ -29,11 +29,17 @@ const (
 // campaign at it (URL, token and credentials), so nothing need be set in the
 // environment; the caller closes the returned sandbox when it is not nil.
 func loadForSending(ctx context.Context, g *globalOptions, path string, withSandbox bool) (*campaign.Campaign, *localSandbox, error) {
+	return loadForSendingAt(ctx, g, path, withSandbox, nil)
+}
+
+// loadForSendingAt is loadForSending with the sandbox on the clock now
+// (nil: the real one), for `run --sandbox --time-scale`.
+func loadForSendingAt(ctx context.Context, g *globalOptions, path string, withSandbox bool, now func() time.Time) (*campaign.Campaign, *localSandbox, error) {
 	lopts := g.loadOptions(false)
 	var local *localSandbox
 	if withSandbox {
 		var err error
-		if local, err = startLocalSandbox(ctx, g.sandboxLogger()); err != nil {
+		if local, err = startLocalSandbox(ctx, g.sandboxLogger(), now); err != nil {
 			return nil, nil, err
 		}
 		lopts.OverrideAPI = local.override()
@@ -58,9 +64,15 @@ type localSandbox struct {
 }
 
 // startLocalSandbox starts the sandbox; log receives its lines (one per
-// send), so pass a discarding logger unless --verbose.
-func startLocalSandbox(ctx context.Context, log *slog.Logger) (*localSandbox, error) {
+// send), so pass a discarding logger unless --verbose. now is its clock
+// (nil: the real one).
+func startLocalSandbox(ctx context.Context, log *slog.Logger, now func() time.Time) (*localSandbox, error) {
 	opts := sandbox.DefaultOptions()
+	if now != nil {
+		// Receipts follow the accelerated clock; a rate check, were there
+		// one, would stay in real seconds.
+		opts.Now, opts.RateNow = now, time.Now
+	}
 	opts.AcceptDelay, opts.DeliverDelay = localAcceptDelay, localDeliverDelay
 	opts.WarnAfter, opts.ExpireAfter = localWarnAfter, localExpireAfter
 	// The client paces itself at sending.rate; the sandbox need not check.
