@@ -98,7 +98,7 @@ func (g *sendGate) admit(ctx context.Context) error {
 		}
 		g.e.note(NoteSendingPaused, "Sending paused: %s. It resumes by itself at %s; tracking goes on meanwhile "+
 			"(Ctrl-C stops; running the same command again resumes).", reason, formatResume(resume))
-		g.e.log.Info("sending paused", "reason", reason, "resume", resume)
+		g.e.log.Debug("sending paused", "reason", reason, "resume", resume)
 		if err := sleepUntil(ctx, g.e.clk, resume); err != nil {
 			return err
 		}
