@@ -138,7 +138,14 @@ func (g *sendGate) openAt(t time.Time) bool {
 	if g.window.Always() {
 		return true
 	}
-	return g.window.Contains(t) && !g.window.NextClose(t).Before(t.Add(g.margin))
+	// The window is made of whole minutes: a minute's step cannot skip
+	// over a closed one.
+	for d := time.Duration(0); d < g.margin; d += time.Minute {
+		if !g.window.Contains(t.Add(d)) {
+			return false
+		}
+	}
+	return g.window.Contains(t.Add(g.margin))
 }
 
 // nextOpen returns the first time at or after t when openAt holds.
