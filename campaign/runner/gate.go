@@ -64,6 +64,9 @@ type sendGate struct {
 	// must not start after the window closes.
 	margin time.Duration
 
+	// prog, when set, shows a pause in the progress of sending.
+	prog *progress
+
 	day   time.Time // the midnight that starts the day counted
 	count int       // sends of day: the journal's, plus those admitted since
 }
@@ -99,8 +102,14 @@ func (g *sendGate) admit(ctx context.Context) error {
 		g.e.note(NoteSendingPaused, "Sending paused: %s. It resumes by itself at %s; tracking goes on meanwhile "+
 			"(Ctrl-C stops; running the same command again resumes).", reason, formatResume(resume))
 		g.e.log.Debug("sending paused", "reason", reason, "resume", resume)
+		if g.prog != nil {
+			g.prog.describe("paused until " + formatResume(resume))
+		}
 		if err := sleepUntil(ctx, g.e.clk, resume); err != nil {
 			return err
+		}
+		if g.prog != nil {
+			g.prog.describe("")
 		}
 		g.e.note(NoteSendingResumed, "Sending resumed at %s.", formatResume(g.e.clk.Now()))
 	}

@@ -60,7 +60,8 @@ type RunOptions struct {
 	// Limit sends at most this many pending rows (a trial batch); 0 means all.
 	Limit int
 	// NoWait returns after the last send instead of tracking every row to
-	// its final state.
+	// its final state, and returns a *PausedError instead of waiting when
+	// sending.daily_limit or sending.window pauses sending.
 	NoWait bool
 	// ResendUnknown puts back to pending, and sends again, the rows whose
 	// outcome stayed unknown after their reconciliation window.
@@ -333,6 +334,9 @@ func ResetSandboxJournal(ctx context.Context, path string) (bool, error) {
 //     the campaign changed since the journal was written (nothing sent);
 //   - ErrInterrupted when ctx was cancelled (the journal is consistent;
 //     run again to resume);
+//   - with NoWait, a *PausedError (errors.Is ErrPaused and ErrInterrupted)
+//     when the daily limit or the sending window paused sending: it says
+//     when to run again. Without NoWait the run waits, tracking meanwhile;
 //   - ErrRowsUnknown when rows stay unknown, ErrRowsFailed when rows
 //     failed, were rejected, expired or are not certifiable;
 //   - any other error for what stopped the run (credentials refused, too
@@ -403,6 +407,7 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	prog := newProgress(e, PhaseSending, plan.ToSend, plan.Done)
 	s := newSender(e, tr, prog)
 	s.gate = newSendGate(e, opts.NoWait)
+	s.gate.prog = prog
 	sendErr := s.send(ctx, plan.ToSend)
 	prog.finish()
 	res.Sent = s.submitted
