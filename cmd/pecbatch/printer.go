@@ -203,7 +203,8 @@ type jsonPrinter struct {
 func (j *jsonPrinter) Plan(p runner.Plan) {
 	j.log.Info("plan", "campaign", p.Campaign, "journal", p.Journal, "endpoint", p.Endpoint, "resume", p.Resume,
 		"rows", p.Rows, "to_send", p.ToSend, "pending", p.Pending, "done", p.Done, "unknown", p.Unknown,
-		"resend", p.Resend, "rate", p.Rate.String(), "eta", p.ETA)
+		"resend", p.Resend, "rate", p.Rate.String(), "eta", p.ETA, "days", p.Days, "daily_limit", p.DailyLimit,
+		"sent_today", p.SentToday, "window", p.Window)
 }
 
 func (j *jsonPrinter) Start(name string, total, before int) {
