@@ -176,6 +176,16 @@ func (g *sendGate) nextOpen(t time.Time) time.Time {
 	return t
 }
 
+// EstimateSending returns how long sending n more rows of c from now
+// takes, sentToday sends of the campaign having been made today
+// (journal.Reader.SentPerDay with campaign.Rome()): sending.rate,
+// sending.daily_limit and sending.window. status can show it as the run's
+// plan does.
+func EstimateSending(c *campaign.Campaign, now time.Time, n, sentToday int) time.Duration {
+	s := c.Sending
+	return estimateSending(now, n, s.Rate.PerSecond(), s.DailyLimit, sentToday, s.Window)
+}
+
 // estimateSending returns how long sending n rows from start takes at
 // rate per second, with at most limit sends a day (sentToday of them made
 // on start's day already) and only inside window: what the plan's ETA

@@ -694,7 +694,7 @@ func (e *runEnv) fillPlan(ctx context.Context, plan *Plan, limit int) error {
 	s := e.c.Sending
 	plan.DailyLimit, plan.SentToday, plan.Window = s.DailyLimit, sent, s.Window.String()
 	if plan.ToSend > 0 {
-		plan.ETA = estimateSending(now, plan.ToSend, s.Rate.PerSecond(), s.DailyLimit, sent, s.Window)
+		plan.ETA = EstimateSending(e.c, now, plan.ToSend, sent)
 		plan.Days = calendarDays(now, now.Add(plan.ETA))
 	}
 	return nil
