@@ -29,9 +29,9 @@ func romeAt(t *testing.T, s string) time.Time {
 // newPacedFixture starts a fixture whose sandbox, runner and journal share
 // a frozen testClock that starts at start and moves forward by perSend
 // after each POST /send: the sends of a run are perSend apart in the
-// campaign's time, whatever the speed of the machine. limit and window
-// are sending.daily_limit and sending.window.
-func newPacedFixture(t *testing.T, start time.Time, perSend time.Duration, limit int, window string, rows ...string) (*fixture, *testClock) {
+// campaign's time, whatever the speed of the machine. limit, window and
+// pollRate are sending.daily_limit, sending.window and tracking.poll_rate.
+func newPacedFixture(t *testing.T, start time.Time, perSend time.Duration, limit int, window, pollRate string, rows ...string) (*fixture, *testClock) {
 	t.Helper()
 	clk := &testClock{now: start}
 	opts := sandbox.DefaultOptions()
@@ -42,7 +42,10 @@ func newPacedFixture(t *testing.T, start time.Time, perSend time.Duration, limit
 	// test: the campaign's time is the clock's.
 	f.rate = fmt.Sprintf("5000/s\n  daily_limit: %d\n  window: %q\n  journal: %s", limit, window,
 		filepath.Join(ramDir(t), "prova.journal.db"))
-	f.writeCampaign()
+	// Few receipt polls: what this fixture proves is when sends start;
+	// polling each of thousands of rows would be most of a test's time.
+	f.write("campaign.yaml", strings.Replace(fmt.Sprintf(testCampaignYAML, f.subject, f.rate, f.window, f.maxConsecutive,
+		f.deleteReceipts), "poll_rate: 200/s", "poll_rate: "+pollRate, 1))
 	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(w, r)
 		if isSend(r) {
@@ -96,7 +99,7 @@ func sendsPerDay(t *testing.T, f *fixture, window string) map[string]int {
 func TestDailyLimitAndWindowTenThousand(t *testing.T) {
 	const window = "mon-fri 08:00-13:00,14:00-20:00"
 	start := romeAt(t, "2026-10-23 06:00") // a Friday; DST ends on Sunday the 25th
-	f, clk := newPacedFixture(t, start, 10*time.Second, 3500, window, csvRows(10_000, "pec.example.it")...)
+	f, clk := newPacedFixture(t, start, 10*time.Second, 3500, window, "5/s", csvRows(10_000, "pec.example.it")...)
 	wantResumes := []string{
 		"2026-10-23 08:00", // the window opens
 		"2026-10-23 14:00", // 1,800 sent by 13:00: lunch
@@ -195,7 +198,7 @@ func (r *recorder) notesOf(kind NoteKind) []string {
 // after a 23-hour Sunday.
 func TestDailyLimitPausesAndResumes(t *testing.T) {
 	start := romeAt(t, "2026-03-28 23:00") // Saturday; DST starts at 02:00 on Sunday
-	f, clk := newPacedFixture(t, start, time.Minute, 10, "", csvRows(25, "pec.example.it")...)
+	f, clk := newPacedFixture(t, start, time.Minute, 10, "", "200/s", csvRows(25, "pec.example.it")...)
 	sw := &testutil.LockedBuffer{}
 	rec := newRecorder(sw)
 	c := f.campaign()
