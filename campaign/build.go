@@ -376,6 +376,13 @@ func (l *loader) buildSending(raw *rawConfig) {
 				"e.g. \" [rif. ABCD2345]\", so that each message is unique and can be found) or none", v)
 		}
 	}
+	if v, ok := l.expand("sending.window", s.Window, false); ok {
+		w, err := ParseWindow(v)
+		if err != nil {
+			l.problem(s.Window.Line, "sending.window", "%v (times are Europe/Rome)", err)
+		}
+		c.Sending.Window = w
+	}
 }
 
 // buildTracking fills the tracking section.

@@ -159,11 +159,18 @@ type Sending struct {
 	MaxConsecutiveErrors int
 	// ReconcileWindow bounds the search for the acceptance of an unknown send.
 	ReconcileWindow time.Duration
-	// DailyLimit is the plan's number of messages a day, for the estimate.
+	// DailyLimit is the most sends a calendar day in Europe/Rome, counted
+	// from the journal over every run of this campaign (not of other
+	// campaigns on the same mailbox: it is this campaign's share of the
+	// plan's daily limit). When it is reached, sending pauses until the
+	// next day.
 	DailyLimit int
 	// Reference is ReferenceSubject to add each row's reference to its
 	// subject (SubjectReference), "" for none.
 	Reference string
+	// Window is when sends may start (sending.window); the zero Window is
+	// always open.
+	Window Window
 }
 
 // Tracking holds the tracking section.

@@ -44,6 +44,7 @@ sending:
   max_consecutive_errors: 5
   reconcile_window: 15m
   daily_limit: 30_000
+  window: "Mon-Fri 08:00-13:00, 14:00-20:00"
 tracking:
   give_up_after: 30h
   poll_rate: 4/s
@@ -80,6 +81,7 @@ func TestLoadFull(t *testing.T) {
 		{"Sending.MaxConsecutiveErrors", c.Sending.MaxConsecutiveErrors, 5},
 		{"Sending.ReconcileWindow", c.Sending.ReconcileWindow, 15 * time.Minute},
 		{"Sending.DailyLimit", c.Sending.DailyLimit, 30000},
+		{"Sending.Window", c.Sending.Window.String(), "mon-fri 08:00-13:00, 14:00-20:00"},
 		{"Tracking.GiveUpAfter", c.Tracking.GiveUpAfter, 30 * time.Hour},
 		{"Tracking.PollRate", c.Tracking.PollRate.PerSecond(), 4.0},
 		{"Tracking.DeleteReceipts", c.Tracking.DeleteReceipts, true},
@@ -189,6 +191,8 @@ func loadCases() []loadCase {
 		{name: "base_url with a fragment", yaml: edit("api:\n", "api:\n  base_url: https://ws.pecmassiva.com/#send\n")},
 		{name: "journal in a missing folder", yaml: baseCampaign + "sending:\n  journal: archivio/prova.journal.db\n"},
 		{name: "journal in a file taken for a folder", yaml: baseCampaign + "sending:\n  journal: corpo.html/prova.journal.db\n"},
+		{name: "sending window not understood", yaml: baseCampaign + "sending:\n  window: \"lun-ven 8-20\"\n"},
+		{name: "sending window across midnight", yaml: baseCampaign + "sending:\n  window: mon-fri 22:00-06:00\n"},
 		{name: "rate slower than one a day", yaml: baseCampaign + "sending:\n  rate: 0.0000001/h\ntracking:\n  poll_rate: 0.01/h\n"},
 		{name: "max_size over 100MB", yaml: edit("  body: corpo.html", "  body: corpo.html\n  max_size: 101MB")},
 		{name: "max_size not a size", yaml: edit("  body: corpo.html", "  body: corpo.html\n  max_size: big")},

@@ -80,6 +80,7 @@ type rawConfig struct {
 		ReconcileWindow      scalar `yaml:"reconcile_window"`
 		DailyLimit           scalar `yaml:"daily_limit"`
 		Reference            scalar `yaml:"reference"`
+		Window               scalar `yaml:"window"`
 	} `yaml:"sending"`
 	Tracking struct {
 		GiveUpAfter    scalar `yaml:"give_up_after"`

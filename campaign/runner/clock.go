@@ -42,6 +42,11 @@ func sleep(ctx context.Context, clk Clock, d time.Duration) error {
 	}
 }
 
+// sleepUntil waits until t on clk, or until ctx is done.
+func sleepUntil(ctx context.Context, clk Clock, t time.Time) error {
+	return sleep(ctx, clk, t.Sub(clk.Now()))
+}
+
 // jitter is a source of randomness safe for the sender and the tracker to
 // share. It is seeded by the caller so that a test's schedule is
 // reproducible.
@@ -60,3 +65,38 @@ func (j *jitter) float64() float64 {
 	defer j.mu.Unlock()
 	return j.rng.Float64()
 }
+
+// ScaledClock is a clock that runs Factor times faster than the system
+// clock from the moment it is made: the clock of `run --sandbox
+// --time-scale`, shared by the runner and the built-in sandbox, so that a
+// campaign's days, its daily limits and its sending windows pass in
+// minutes. Waits are shortened by the same factor.
+type ScaledClock struct {
+	start  time.Time
+	factor float64
+}
+
+// NewScaledClock returns a clock that starts now and runs factor times
+// faster than real time; a factor <= 0 is taken as 1.
+func NewScaledClock(factor float64) *ScaledClock {
+	if factor <= 0 {
+		factor = 1
+	}
+	return &ScaledClock{start: time.Now(), factor: factor}
+}
+
+// Now returns the scaled time. It counts from the monotonic reading of
+// the start, so a step of the wall clock (NTP, DST) does not move it.
+func (c *ScaledClock) Now() time.Time {
+	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.factor))
+}
+
+// After waits d of scaled time: d divided by the factor in real time.
+func (c *ScaledClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	time.AfterFunc(time.Duration(float64(d)/c.factor), func() { ch <- c.Now() })
+	return ch
+}
+
+// Factor returns how many times faster than real time the clock runs.
+func (c *ScaledClock) Factor() float64 { return c.factor }

@@ -66,6 +66,11 @@ type Tuning struct {
 	Notices []time.Duration
 	// GiveUpAfter overrides tracking.give_up_after; 0 keeps it.
 	GiveUpAfter time.Duration
+	// TimeScale, above 1, says that Clock runs that many times faster than
+	// real time (a ScaledClock, `run --sandbox --time-scale`): the pacing
+	// of sends and polls, which counts real seconds, is made as many times
+	// faster, so that sending.rate holds in the clock's time.
+	TimeScale float64
 }
 
 // Printer receives what an operation of the runner does, as it happens:

@@ -60,7 +60,8 @@ type RunOptions struct {
 	// Limit sends at most this many pending rows (a trial batch); 0 means all.
 	Limit int
 	// NoWait returns after the last send instead of tracking every row to
-	// its final state.
+	// its final state, and returns a *PausedError instead of waiting when
+	// sending.daily_limit or sending.window pauses sending.
 	NoWait bool
 	// ResendUnknown puts back to pending, and sends again, the rows whose
 	// outcome stayed unknown after their reconciliation window.
@@ -101,9 +102,19 @@ type Plan struct {
 	// Resend is the number of unknown rows put back to pending by
 	// --resend-unknown.
 	Resend int
-	// Rate is the send rate and ETA the time sending ToSend rows takes.
+	// Rate is the send rate and ETA the time sending ToSend rows takes,
+	// pauses for the daily limit and the sending window included.
 	Rate campaign.Rate
 	ETA  time.Duration
+	// DailyLimit is sending.daily_limit and SentToday the sends of the
+	// campaign already made today (Europe/Rome).
+	DailyLimit, SentToday int
+	// Window is sending.window ("always" when not set).
+	Window string
+	// Days is the number of calendar days (Europe/Rome) sending spans,
+	// today included: more than 1 when the daily limit or the window
+	// makes it last over midnight.
+	Days int
 	// Changes describes what changed since the journal was written
 	// (accepted with --allow-changes).
 	Changes []string
@@ -206,14 +217,15 @@ func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
 	}
 	e.policy = defaultPollPolicy(giveUp)
 	e.policy.FirstPoll = e.acceptDelay * 3 / 4
-	e.pollLim = rate.NewLimiter(rate.Limit(c.Tracking.PollRate.PerSecond()), pollBurst)
+	scale := max(d.Tuning.TimeScale, 1)
+	e.pollLim = rate.NewLimiter(rate.Limit(c.Tracking.PollRate.PerSecond()*scale), pollBurst)
 	if d.Tuning.Notices != nil {
 		e.policy.Notices = slices.Clone(d.Tuning.Notices)
 		e.policy.NoticeLag = min(e.policy.NoticeLag, minDuration(d.Tuning.Notices)/100+100*time.Millisecond)
 	}
 	e.cl = d.Client
 	if e.cl == nil {
-		cl, err := NewClient(c, d.HTTPClient)
+		cl, err := newClient(c, d.HTTPClient, scale)
 		if err != nil {
 			return nil, err
 		}
@@ -233,10 +245,16 @@ func minDuration(ds []time.Duration) time.Duration {
 // mailbox credentials, and its send rate a little below sending.rate so
 // that no two sends reach the service closer than it allows.
 func NewClient(c *campaign.Campaign, hc *http.Client) (*client.Client, error) {
+	return newClient(c, hc, 1)
+}
+
+// newClient is NewClient with the send rate made scale times faster (see
+// Tuning.TimeScale).
+func newClient(c *campaign.Campaign, hc *http.Client, scale float64) (*client.Client, error) {
 	opts := []client.Option{
 		client.WithToken(c.API.Token.Reveal()),
 		client.WithCredentials(c.Sender.Username, c.Sender.Password.Reveal()),
-		client.WithSendRate(pacedRate(c.Sending.Rate.PerSecond())),
+		client.WithSendRate(pacedRate(c.Sending.Rate.PerSecond() * scale)),
 		client.WithUserAgent("pecbatch"),
 	}
 	if c.API.Timeout > 0 {
@@ -323,6 +341,9 @@ func ResetSandboxJournal(ctx context.Context, path string) (bool, error) {
 //     the campaign changed since the journal was written (nothing sent);
 //   - ErrInterrupted when ctx was cancelled (the journal is consistent;
 //     run again to resume);
+//   - with NoWait, a *PausedError (errors.Is ErrPaused and ErrInterrupted)
+//     when the daily limit or the sending window paused sending: it says
+//     when to run again. Without NoWait the run waits, tracking meanwhile;
 //   - ErrRowsUnknown when rows stay unknown, ErrRowsFailed when rows
 //     failed, were rejected, expired or are not certifiable;
 //   - any other error for what stopped the run (credentials refused, too
@@ -401,12 +422,19 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 
 	prog := newProgress(e, PhaseSending, plan.ToSend, plan.Done)
 	s := newSender(e, tr, prog)
+	s.gate = newSendGate(e, opts.NoWait)
+	s.gate.prog = prog
 	sendErr := s.send(ctx, plan.ToSend)
 	prog.finish()
 	res.Sent = s.submitted
 	res.Stats = s.stats()
 
+	var paused *PausedError
 	switch {
+	case errors.As(sendErr, &paused) && ctx.Err() == nil:
+		e.note(NoteSendingPaused, "Sending paused: %s. Run the same command again after %s to send the rest "+
+			"(`pecbatch poll` tracks what was sent meanwhile).", paused.Reason, formatResume(paused.Resume))
+		tr.stopAfterReconcile()
 	case sendErr != nil || ctx.Err() != nil:
 		stopTracking()
 	case opts.NoWait:
@@ -674,10 +702,28 @@ func (e *runEnv) fillPlan(ctx context.Context, plan *Plan, limit int) error {
 	if limit > 0 && limit < plan.ToSend {
 		plan.ToSend = limit
 	}
-	if plan.ToSend > 1 {
-		plan.ETA = e.c.Sending.Rate.TimeFor(plan.ToSend - 1)
+	now := e.clk.Now()
+	sent, err := e.j.SentPerDay(ctx, campaign.Rome(), now)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	s := e.c.Sending
+	plan.DailyLimit, plan.SentToday, plan.Window = s.DailyLimit, sent, s.Window.String()
+	if plan.ToSend > 0 {
+		plan.ETA = EstimateSending(e.c, now, plan.ToSend, sent)
+		plan.Days = calendarDays(now, now.Add(plan.ETA))
 	}
 	return nil
+}
+
+// calendarDays counts the calendar days in Europe/Rome from a to b, both
+// included.
+func calendarDays(a, b time.Time) int {
+	n := 1
+	for d := campaign.NextDay(a); !d.After(b); d = campaign.NextDay(d) {
+		n++
+	}
+	return n
 }
 
 // finish writes the reports, says how things stand and returns the error

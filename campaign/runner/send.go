@@ -24,6 +24,9 @@ type sender struct {
 	e    *runEnv
 	tr   *tracker
 	prog *progress
+	// gate, when set, holds each send until the daily limit and the
+	// sending window allow it.
+	gate *sendGate
 
 	submitted   int
 	sends       int
@@ -119,6 +122,14 @@ func (s *sender) sendRow(ctx context.Context, row journal.Row, m *campaign.Messa
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
 			return nil // no new send starts
+		}
+		if s.gate != nil {
+			if err := s.gate.admit(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil // no new send starts
+				}
+				return err
+			}
 		}
 		committed := false
 		var sendingAt time.Time

@@ -29,7 +29,8 @@ const exitStatusHelp = `Exit status:
   2    usage error or invalid input (campaign file, CSV, templates); nothing was sent
   3    finished, but some rows failed, were rejected or expired
   4    some rows are in state "unknown" (sent or not could not be proved yet)
-  130  interrupted (Ctrl-C, SIGTERM, SIGQUIT); run the same command again to resume`
+  130  interrupted (Ctrl-C, SIGTERM, SIGQUIT), or paused by sending.daily_limit or sending.window
+       with --no-wait; run the same command again to resume (a pause says when)`
 
 // stopSignals are the signals that stop a command cleanly, with exitInterrupted: no new send starts, the
 // one in flight is recorded. SIGQUIT is one of them: by default Go would dump the goroutines and exit 2,

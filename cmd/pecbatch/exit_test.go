@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/campaign/runner"
 )
 
 func TestExitCode(t *testing.T) {
@@ -26,6 +27,7 @@ func TestExitCode(t *testing.T) {
 		{"rows unknown", fmt.Errorf("run: %w", campaign.ErrRowsUnknown), 4},
 		{"interrupted", fmt.Errorf("run: %w", campaign.ErrInterrupted), 130},
 		{"cancelled context", fmt.Errorf("run: %w", context.Canceled), 130},
+		{"paused by the daily limit", &runner.PausedError{Reason: "the daily limit is reached"}, 130},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

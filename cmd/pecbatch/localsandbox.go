@@ -87,11 +87,18 @@ func (s *sandboxFlags) apply(opts *sandbox.Options) error {
 // set in the environment; the caller closes the returned sandbox when it is
 // not nil.
 func loadForSending(ctx context.Context, g *globalOptions, path string, withSandbox bool, sf sandboxFlags) (*campaign.Campaign, *localSandbox, error) {
+	return loadForSendingAt(ctx, g, path, withSandbox, sf, nil)
+}
+
+// loadForSendingAt is loadForSending with the sandbox on the clock now
+// (nil: the real one), for `run --sandbox --time-scale`.
+func loadForSendingAt(ctx context.Context, g *globalOptions, path string, withSandbox bool, sf sandboxFlags,
+	now func() time.Time) (*campaign.Campaign, *localSandbox, error) {
 	lopts := g.loadOptions(false)
 	var local *localSandbox
 	if withSandbox {
 		var err error
-		if local, err = startLocalSandbox(ctx, g.sandboxLogger(), sf); err != nil {
+		if local, err = startLocalSandbox(ctx, g.sandboxLogger(), sf, now); err != nil {
 			return nil, nil, err
 		}
 		lopts.OverrideAPI = local.override()
@@ -120,11 +127,17 @@ type localSandbox struct {
 }
 
 // startLocalSandbox starts the sandbox, shaped by sf; log receives its
-// lines (one per send), so pass a discarding logger unless --verbose.
-func startLocalSandbox(ctx context.Context, log *slog.Logger, sf sandboxFlags) (*localSandbox, error) {
+// lines (one per send), so pass a discarding logger unless --verbose. now is
+// its clock (nil: the real one).
+func startLocalSandbox(ctx context.Context, log *slog.Logger, sf sandboxFlags, now func() time.Time) (*localSandbox, error) {
 	opts := sandbox.DefaultOptions()
 	if err := sf.apply(&opts); err != nil {
 		return nil, &usageError{err}
+	}
+	if now != nil {
+		// Receipts follow the accelerated clock; a rate check, were there
+		// one, would stay in real seconds.
+		opts.Now, opts.RateNow = now, time.Now
 	}
 	opts.AcceptDelay, opts.DeliverDelay = localAcceptDelay, localDeliverDelay
 	opts.WarnAfter, opts.ExpireAfter = localWarnAfter, localExpireAfter

@@ -190,8 +190,20 @@ func planLines(p runner.Plan) []string {
 	}
 	if p.ToSend > 0 {
 		lines = append(lines, fmt.Sprintf("  at %s: about %s", p.Rate, campaign.FormatDuration(p.ETA)))
+		if p.Days > 1 || (p.Window != "always" && p.Window != "") {
+			lines = append(lines, fmt.Sprintf("  over %d day(s): at most %d sends a day (sending.daily_limit; %d sent today)%s",
+				p.Days, p.DailyLimit, p.SentToday, windowText(p.Window)))
+		}
 	}
 	return lines
+}
+
+// windowText says when a sending window is open, "" when always.
+func windowText(w string) string {
+	if w == "always" || w == "" {
+		return ""
+	}
+	return ", only " + w + " (sending.window, Europe/Rome time)"
 }
 
 // textPrinter writes for people: a live bar per phase on a terminal, a
@@ -292,7 +304,8 @@ type jsonPrinter struct {
 func (j *jsonPrinter) Plan(p runner.Plan) {
 	j.log.Info("plan", "campaign", p.Campaign, "journal", p.Journal, "endpoint", p.Endpoint, "resume", p.Resume,
 		"rows", p.Rows, "to_send", p.ToSend, "pending", p.Pending, "done", p.Done, "unknown", p.Unknown,
-		"resend", p.Resend, "rate", p.Rate.String(), "eta", p.ETA)
+		"resend", p.Resend, "rate", p.Rate.String(), "eta", p.ETA, "days", p.Days, "daily_limit", p.DailyLimit,
+		"sent_today", p.SentToday, "window", p.Window)
 }
 
 func (j *jsonPrinter) Start(name string, total, before int) {

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/campaign/runner"
 )
 
@@ -27,6 +29,7 @@ type runOptions struct {
 	allowDupes    bool
 	sandbox       bool
 	sandboxFlags  sandboxFlags
+	timeScale     float64
 	report        string
 }
 
@@ -76,6 +79,8 @@ leaves the machine), with a journal of its own that starts afresh each time;
 	f.BoolVar(&o.allowDupes, "allow-duplicate-content", false, "send rows whose message (recipients, subject, body, attachments) "+
 		"is the same as a row already sent in the journal or another row of this run")
 	f.BoolVar(&o.sandbox, "sandbox", false, "send to a sandbox started inside pecbatch instead of the API (nothing leaves the machine)")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "with --sandbox: run the campaign's clock this many times faster than real time "+
+		"(600: a day in 2.4 minutes), to see sending.daily_limit and sending.window at work")
 	f.StringVar(&o.report, "report", "", `where to write the delivery report ("-": none; default: CSV and HTML next to the journal)`)
 	o.sandboxFlags.add(f, true)
 	return cmd
@@ -91,7 +96,20 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		return &usageError{errors.New("run asks for confirmation before sending, but standard input is not a terminal: " +
 			"run again with --yes")}
 	}
-	c, local, err := loadForSending(ctx, g, o.file, o.sandbox, o.sandboxFlags)
+	var clk *runner.ScaledClock
+	switch {
+	case o.timeScale <= 0:
+		return &usageError{errors.New("--time-scale must be more than 0 (1 is real time)")}
+	case o.timeScale != 1 && !o.sandbox:
+		return &usageError{errors.New("--time-scale works only with --sandbox: a real campaign runs on the real clock")}
+	case o.timeScale != 1:
+		clk = runner.NewScaledClock(o.timeScale)
+	}
+	var now func() time.Time
+	if clk != nil {
+		now = clk.Now
+	}
+	c, local, err := loadForSendingAt(ctx, g, o.file, o.sandbox, o.sandboxFlags, now)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -105,6 +123,9 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 			return fmt.Errorf("run: %w", err)
 		}
 	}
+	if clk != nil {
+		d.Clock = clk
+	}
 	ropts := runner.RunOptions{
 		Limit:                 o.limit,
 		NoWait:                o.noWait,
@@ -115,6 +136,11 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 	if local != nil {
 		if ropts.Journal, err = local.configure(ctx, g, c, &d); err != nil {
 			return err
+		}
+		if clk != nil {
+			d.Tuning.TimeScale = clk.Factor()
+			fmt.Fprintf(g.stderr, "Sandbox: the clock runs %g times faster than real time, from %s.\n", clk.Factor(),
+				clk.Now().In(campaign.Rome()).Format("Mon 2 Jan 2006 15:04 MST"))
 		}
 	}
 	if !o.yes {
