@@ -136,7 +136,12 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 	}
 	st.NextPoll, st.PollDue = next, ok && next.IsZero()
 	if n := counts[journal.StatePending]; n > 0 {
-		st.SendingETA = c.Sending.Rate.TimeFor(n)
+		now := time.Now()
+		sentToday, err := r.SentPerDay(ctx, campaign.Rome(), now)
+		if err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		st.SendingETA = EstimateSending(c, now, n, sentToday)
 	}
 	states := statusAttentionStates()
 	for _, s := range states {
@@ -217,7 +222,7 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 		}
 	}
 	if s.SendingETA > 0 {
-		fmt.Fprintf(&b, "  %d row(s) still to send: about %s at sending.rate\n", s.Counts[string(journal.StatePending)], campaign.FormatDuration(s.SendingETA))
+		fmt.Fprintf(&b, "  %d row(s) still to send: about %s at sending.rate, within the daily limit and the window\n", s.Counts[string(journal.StatePending)], campaign.FormatDuration(s.SendingETA))
 	}
 	if s.AttentionCount > 0 {
 		fmt.Fprintf(&b, "\nRows that need attention (%d):\n", s.AttentionCount)
