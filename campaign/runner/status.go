@@ -141,7 +141,8 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		if err != nil {
 			return nil, fmt.Errorf("status: %w", err)
 		}
-		st.SendingETA = EstimateSending(c, now, n, sentToday)
+		// Never less than the sending itself takes at sending.rate.
+		st.SendingETA = max(EstimateSending(c, now, n, sentToday), c.Sending.Rate.TimeFor(n))
 	}
 	states := statusAttentionStates()
 	for _, s := range states {
