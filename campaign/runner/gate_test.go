@@ -64,7 +64,7 @@ func newPacedFixture(t *testing.T, start time.Time, perSend time.Duration, limit
 func ramDir(t *testing.T) string {
 	t.Helper()
 	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "pecbatch-test-")
+		dir, err := os.MkdirTemp("/dev/shm", "pecbatch-test-") //nolint:usetesting // t.TempDir is on disk: this one must be in memory
 		if err == nil {
 			t.Cleanup(func() { os.RemoveAll(dir) })
 			return dir
