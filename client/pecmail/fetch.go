@@ -66,7 +66,7 @@ func Fetch(ctx context.Context, cfg Config, cur Cursor, want func(code string) b
 		return err
 	})
 	if err != nil {
-		return nil, cur, fmt.Errorf("pecmail: open mailbox %q read-only: %w", cfg.Mailbox, err)
+		return nil, cur, fmt.Errorf("pecmail: open mailbox %q on %s read-only: %w", cfg.Mailbox, s.host, err)
 	}
 	next := cur
 	if sel.UIDValidity != cur.UIDValidity {
@@ -165,11 +165,11 @@ func (s *session) do(f func() error) error {
 	case <-s.ctx.Done():
 		s.c.Close()
 		<-done
-		return fmt.Errorf("pecmail: %s: %w", s.host, context.Cause(s.ctx))
+		return fmt.Errorf("stopped: %w", context.Cause(s.ctx))
 	case <-timer.C:
 		s.c.Close()
 		<-done
-		return fmt.Errorf("pecmail: %s did not answer within %s: %w", s.host, s.timeout, context.DeadlineExceeded)
+		return fmt.Errorf("no answer within %s: %w", s.timeout, context.DeadlineExceeded)
 	}
 }
 
@@ -215,7 +215,7 @@ func (s *session) newUIDs(last uint32) ([]imap.UID, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pecmail: search new messages: %w", err)
+		return nil, fmt.Errorf("pecmail: search new messages on %s: %w", s.host, err)
 	}
 	var out []imap.UID
 	for _, uid := range data.AllUIDs() {
@@ -236,7 +236,7 @@ func (s *session) readBatch(batch []imap.UID, want func(string) bool, cfg Config
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pecmail: read headers: %w", err)
+		return nil, fmt.Errorf("pecmail: read headers from %s: %w", s.host, err)
 	}
 	var wanted []imap.UID
 	for _, h := range heads {
@@ -259,7 +259,7 @@ func (s *session) readBatch(batch []imap.UID, want func(string) bool, cfg Config
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("pecmail: read receipts: %w", err)
+			return nil, fmt.Errorf("pecmail: read receipts from %s: %w", s.host, err)
 		}
 		for _, m := range msgs {
 			r := Parse(m.FindBodySection(wholeSection), cfg.Trust)
