@@ -77,3 +77,13 @@ func base64Lines(der []byte) []byte {
 }
 
 func toLF(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")) }
+
+// mustReplace replaces the first old in b, and fails the test when b has no old: a case whose change did
+// not happen would test nothing.
+func mustReplace(t testing.TB, b []byte, old, new string) []byte {
+	t.Helper()
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("the message has no %q", old)
+	}
+	return bytes.Replace(b, []byte(old), []byte(new), 1)
+}

@@ -142,7 +142,8 @@ func checkSignature(h message.Header, body []byte, trust *x509.CertPool) (Signat
 }
 
 func checkDetached(params map[string]string, body []byte, trust *x509.CertPool) (Signature, []byte) {
-	if p := strings.ToLower(params["protocol"]); !strings.HasSuffix(p, "pkcs7-signature") {
+	// A missing protocol is tolerated: the signature part itself then has to be PKCS#7.
+	if p := strings.ToLower(params["protocol"]); p != "" && !strings.HasSuffix(p, "pkcs7-signature") {
 		return Signature{Status: SigInvalid, Detail: fmt.Sprintf("unsupported signature protocol %q", p)}, nil
 	}
 	parts := splitMultipart(body, params["boundary"])
@@ -320,14 +321,12 @@ func entityBody(raw []byte) ([]byte, error) {
 	return decodeBody(h.Get("Content-Transfer-Encoding"), raw[at:])
 }
 
+// decodeBody undoes a transfer encoding only: the header given to go-message has no Content-Type, so no
+// charset conversion touches the bytes.
 func decodeBody(cte string, body []byte) ([]byte, error) {
-	r, err := message.New(message.Header{}, bytes.NewReader(body)) // plain entity: no charset conversion
-	if err != nil {
-		return nil, err
-	}
 	var h message.Header
 	h.Set("Content-Transfer-Encoding", cte)
-	e, err := message.New(h, r.Body)
+	e, err := message.New(h, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("transfer encoding %q: %w", cte, err)
 	}

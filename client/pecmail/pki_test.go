@@ -74,7 +74,7 @@ func newPKI(t testing.TB, org string) *testPKI {
 		SerialNumber: big.NewInt(3),
 		Subject:      pkix.Name{CommonName: "Posta Certificata " + org, Organization: []string{org}},
 		NotBefore:    from, NotAfter: to, EmailAddresses: []string{"posta-certificata@pec.gestore.example"},
-		KeyUsage:     x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
 	}, p.inter, p.leafKey, p.interKey)
 	p.serverCert = issue(t, &x509.Certificate{
 		SerialNumber: big.NewInt(4), Subject: pkix.Name{CommonName: "imap.test"},
