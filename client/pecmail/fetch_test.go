@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,25 @@ type testMailbox struct {
 	user *imapmemserver.User
 	url  string
 	tls  *tls.Config
+	// traffic is every byte the server read and wrote, to see which commands the client sent.
+	traffic *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type quietLogger struct{}
@@ -44,7 +65,9 @@ func startMailbox(t *testing.T) *testMailbox {
 		t.Fatal(err)
 	}
 	mem.AddUser(user)
+	traffic := &syncBuffer{}
 	srv := imapserver.New(&imapserver.Options{
+		DebugWriter: traffic,
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
@@ -57,7 +80,7 @@ func startMailbox(t *testing.T) *testMailbox {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &testMailbox{pki: pki, user: user, url: "imaps://" + ln.Addr().String(), tls: clientTLS(pki)}
+	return &testMailbox{pki: pki, user: user, url: "imaps://" + ln.Addr().String(), tls: clientTLS(pki), traffic: traffic}
 }
 
 func serverTLS(p *testPKI) *tls.Config {
@@ -145,8 +168,11 @@ func TestFetchCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.NumUnseen == nil || *st.NumUnseen != 4 {
-		t.Errorf("unseen = %v after fetching, want 4: Fetch must not mark messages as read", st.NumUnseen)
+	if st.NumUnseen == nil {
+		t.Fatal("no unseen count")
+	}
+	if *st.NumUnseen != 4 {
+		t.Errorf("unseen = %d after fetching, want 4: Fetch must not mark messages as read", *st.NumUnseen)
 	}
 }
 
@@ -176,6 +202,22 @@ func TestFetchWant(t *testing.T) {
 	}
 	if cur.LastUID != bodyBatch+12 {
 		t.Errorf("cursor %+v: it must move past the messages not wanted too", cur)
+	}
+	// Headers first, whole messages only for the wanted ones, all read-only.
+	traffic := m.traffic.String()
+	if n := strings.Count(traffic, "BODY[] {"); n != len(want) {
+		t.Errorf("%d whole messages downloaded, want %d", n, len(want))
+	}
+	if n := strings.Count(traffic, "BODY[HEADER.FIELDS"); n < bodyBatch+12 {
+		t.Errorf("%d headers read, want one per message", n)
+	}
+	if !regexp.MustCompile(`UID FETCH [0-9,:]+ \(UID BODY\.PEEK\[\]\)`).MatchString(traffic) ||
+		regexp.MustCompile(`T[0-9]+ UID FETCH [^\r\n]*[ (]BODY\[`).MatchString(traffic) {
+		t.Error("the client fetched without BODY.PEEK: reading would mark messages as read")
+	}
+	if !strings.Contains(traffic, " EXAMINE INBOX") || strings.Contains(traffic, " SELECT ") ||
+		strings.Contains(traffic, " STORE ") || strings.Contains(traffic, "EXPUNGE") {
+		t.Error("the mailbox was not opened read-only with EXAMINE, or was written to")
 	}
 }
 
