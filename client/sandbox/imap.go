@@ -269,4 +269,3 @@ type imapLogger struct{ s *Server }
 func (l imapLogger) Printf(format string, args ...any) {
 	l.s.log.Warn("sandbox: IMAP: " + fmt.Sprintf(format, args...))
 }
-

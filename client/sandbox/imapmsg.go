@@ -207,8 +207,9 @@ func textHTML(text string) string {
 	for i, l := range lines {
 		lines[i] = html.EscapeString(l)
 	}
-	return "<html><head><meta charset=\"UTF-8\"></head><body>\r\n<p>" +
-		strings.Join(lines, "<br>\r\n") + "</p>\r\n</body></html>\r\n"
+	// Plain line ends: writeQP turns them into CRLF.
+	return "<html><head><meta charset=\"UTF-8\"></head><body>\n<p>" +
+		strings.Join(lines, "<br>\n") + "</p>\n</body></html>\n"
 }
 
 // header writes the header fields in the given order, folding nothing: the

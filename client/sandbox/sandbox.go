@@ -148,7 +148,7 @@ type sendRecord struct {
 	seq      int64
 	body     string
 	files    [][]byte // the attachments' contents, kept only for IMAP
-	size     int64 // the original message's bytes: body plus attachments
+	size     int64    // the original message's bytes: body plus attachments
 	style    ReceiptStyle
 	unsorted bool // GET /send/{code} lists its receipts newest first
 }
