@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -231,6 +232,29 @@ func (x *imapSession) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error 
 		return err
 	}
 	return x.UserSession.Poll(w, allowExpunge)
+}
+
+// idleSync is how often a connection in IDLE looks for new receipts: the
+// sandbox clock may be a manual one, so arrivals cannot be waited for.
+const idleSync = time.Second
+
+// Idle syncs INBOX and writes what changed (EXISTS, EXPUNGE) at once and
+// then every idleSync until the client ends the IDLE. It polls rather than
+// waiting on imapmemserver's tracker, which would miss an arrival synced
+// just before it starts waiting.
+func (x *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	tick := time.NewTicker(idleSync)
+	defer tick.Stop()
+	for {
+		if err := x.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // Create refuses: the mailbox is read-only over IMAP.

@@ -692,3 +692,49 @@ func TestIMAPFollowsRESTDeletes(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestIMAPIdle: a client in IDLE hears of a receipt that arrives on the
+// sandbox clock while it waits.
+func TestIMAPIdle(t *testing.T) {
+	h := newHarness(t, nil)
+	addr, pool := h.imapSide()
+	exists := make(chan uint32, 10)
+	c, err := imapclient.DialTLS(addr, &imapclient.Options{
+		TLSConfig: &tls.Config{RootCAs: pool},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				exists <- *d.NumMessages
+			}
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(h.opts.Username, h.opts.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustSend("anna@pec.example.it", testSubject)
+	h.advanceTo(h.opts.AcceptDelay)
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Errorf("EXISTS %d, want 1", n)
+		}
+	case <-time.After(30 * time.Second): // the sync runs every second; only a hang takes this long
+		t.Fatal("no EXISTS during IDLE")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
