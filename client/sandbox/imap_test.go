@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -409,8 +410,8 @@ func sumCounts[K comparable](m map[K]int) int {
 // mismatch fault and the anomaly envelope, which has none).
 func checkReceipt(t *testing.T, r *imapReceipt, pool *x509.CertPool) {
 	t.Helper()
-	if from := r.header.Get("From"); !strings.HasSuffix(from, sandbox.ReceiptSender) && !strings.HasSuffix(from, "<"+sandbox.ReceiptSender+">") {
-		t.Errorf("%s: From %q", r.subject, from)
+	if from, err := mail.ParseAddress(r.header.Get("From")); err != nil || from.Address != sandbox.ReceiptSender {
+		t.Errorf("%s: From %q (%v)", r.subject, r.header.Get("From"), err)
 	}
 	if r.header.Get("Message-ID") == "" || r.header.Get("X-Riferimento-Message-ID") == "" {
 		t.Errorf("%s: Message-ID %q, X-Riferimento-Message-ID %q", r.subject, r.header.Get("Message-ID"), r.header.Get("X-Riferimento-Message-ID"))

@@ -15,6 +15,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/mail"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -417,7 +418,8 @@ func buildReceipt(m *message, ca *testCA, loc *time.Location) ([]byte, error) {
 	}
 	switch ev.kind {
 	case kindTransport:
-		h[2][1] = encodeWord("Per conto di: "+rec.Sender) + " <" + ReceiptSender + ">"
+		// Quoted: the display name holds a colon and an address.
+		h[2][1] = (&mail.Address{Name: "Per conto di: " + rec.Sender, Address: ReceiptSender}).String()
 		h[3][1] = strings.Join(rec.Recipients, ", ")
 		h = append(h, [2]string{"Reply-To", rec.Sender}, [2]string{"X-Trasporto", transportCertified})
 	case kindAnomaly:
