@@ -8,12 +8,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"golang.org/x/sync/errgroup"
 )
 
 // imapMailbox is the only mailbox the IMAP side has, as the REST API's
@@ -143,11 +145,22 @@ func (s *Server) syncIMAP(st *imapState) error {
 	}
 	s.mu.Unlock()
 
-	for _, m := range added {
-		raw, err := buildReceipt(m, st.ca, s.loc)
-		if err != nil {
+	// Signing is most of the cost (a few ms a receipt): a burst of
+	// thousands is built on every core, then appended in id order.
+	raws := make([][]byte, len(added))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, m := range added {
+		g.Go(func() (err error) {
+			raws[i], err = buildReceipt(m, st.ca, s.loc)
 			return err
-		}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, m := range added {
+		raw := raws[i]
 		shown := m.ev.at
 		if !m.ev.shownAt.IsZero() {
 			shown = m.ev.shownAt
