@@ -739,3 +739,52 @@ func TestIMAPIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIMAPSearch: a client finds a send's receipts by UID SEARCH on the
+// subject's code or on X-Riferimento-Message-ID, and UID FETCHes them.
+func TestIMAPSearch(t *testing.T) {
+	h := newHarness(t, nil)
+	addr, pool := h.imapSide()
+	one := h.mustSend([]string{"anna@pec.example.it", "bruno@pec.example.it"}, "Uno")
+	h.mustSend("carla@pec.example.it", "Due")
+	h.advanceTo(h.opts.DeliverDelay)
+	c, err := dialIMAP(t, addr, pool, h.opts.Username, h.opts.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		criteria *imap.SearchCriteria
+	}{
+		{"subject", &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: one}}}},
+		{"X-Riferimento-Message-ID", &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "X-Riferimento-Message-ID", Value: "<sandbox." + one + "@"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := c.UIDSearch(tc.criteria, nil).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids := data.AllUIDs()
+			if len(uids) != 3 { // the acceptance and two deliveries
+				t.Fatalf("UID SEARCH: %v, want 3 UIDs", uids)
+			}
+			section := &imap.FetchItemBodySection{Peek: true}
+			msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				r := parseReceipt(t, m.UID, m.FindBodySection(section))
+				if !strings.HasSuffix(r.subject, " Uno "+one) {
+					t.Errorf("UID %d: %q", m.UID, r.subject)
+				}
+			}
+			if len(msgs) != 3 {
+				t.Errorf("UID FETCH: %d messages", len(msgs))
+			}
+		})
+	}
+}
