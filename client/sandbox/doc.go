@@ -77,6 +77,22 @@
 // 1048576 KiB (1 GiB); a CONSEGNA or transport envelope counts the original
 // message (body and attachments) as well as its own text.
 //
+// # The mailbox over IMAP
+//
+// Server.ServeIMAP serves the same mailbox over IMAP with implicit TLS
+// (imaps), read-only, with the mailbox credentials; FaultIMAPLogin refuses
+// every login. Each receipt is a real PEC message: X-Ricevuta (or
+// X-Trasporto), X-Riferimento-Message-ID, a multipart/signed body holding
+// the provider's text, daticert.xml (whose consegna names the addressee of
+// each per-recipient receipt, which the documented style's REST summaries
+// do not) and, for a CONSEGNA, the original as postacert.eml, signed with
+// a detached PKCS#7 signature by posta-certificata@pec.sandbox.test under
+// a test CA generated when the IMAP side is first needed
+// (Server.CACertificate, Server.CAPEM, GET /_sandbox/ca.pem).
+// DomainBadSignature and DomainMismatch give a CONSEGNA with a broken
+// signature and one with another message's daticert.xml. docs/sandbox.md
+// has the full shape and the assumptions.
+//
 // # Sending
 //
 // POST /send answers 400 "Post parameter is not valid" for a body that is not

@@ -55,11 +55,14 @@ func FuzzDecodeSendRequest(f *testing.F) {
 			seen[strings.ToLower(r)] = true
 		}
 
-		// Re-encode canonically (attachment contents of the recorded sizes)
-		// and decode again: the same request must come out.
+		// Re-encode canonically and decode again: the same request must
+		// come out.
 		attachments := make([]map[string]string, len(req.Attachments))
 		for i, a := range req.Attachments {
-			attachments[i] = map[string]string{"name": a.Name, "file": base64.StdEncoding.EncodeToString(make([]byte, a.Size))}
+			if len(req.Files[i]) != a.Size {
+				t.Fatalf("attachment %q: %d bytes kept, size %d", a.Name, len(req.Files[i]), a.Size)
+			}
+			attachments[i] = map[string]string{"name": a.Name, "file": base64.StdEncoding.EncodeToString(req.Files[i])}
 		}
 		canonical, err := json.Marshal(map[string]any{
 			"sender": req.Sender, "recipient": req.Recipients, "subject": req.Subject, "body": req.Body,

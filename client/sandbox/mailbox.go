@@ -20,6 +20,7 @@ func (s *Server) arriveLocked() {
 	for s.pending.Len() > 0 && !s.pending[0].at.After(now) {
 		ev := heap.Pop(&s.pending).(*event)
 		m := render(ev, s.loc)
+		m.ev = ev
 		s.lastID++
 		m.id = s.lastID
 		s.inbox = append(s.inbox, m)

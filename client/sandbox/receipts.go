@@ -55,6 +55,15 @@ const (
 	// from the acceptance on, a CONSEGNA of another send whose code is this
 	// one followed by "7" (same subject, same text): a client must ignore it.
 	DomainForeign = "foreign.sandbox.test"
+	// DomainBadSignature is delivered normally; in the IMAP mailbox its
+	// CONSEGNA's signed content is altered after signing, so its S/MIME
+	// signature does not verify. The REST API shows nothing unusual.
+	DomainBadSignature = "badsig.sandbox.test"
+	// DomainMismatch is delivered normally; in the IMAP mailbox its
+	// CONSEGNA carries a validly signed daticert.xml of another message:
+	// tipo "accettazione" and the oggetto of the send whose code is this
+	// one followed by "7". The REST API shows nothing unusual.
+	DomainMismatch = "mismatch.sandbox.test"
 )
 
 // ReceiptSender is the sender of every receipt in the pec style: the
@@ -236,6 +245,7 @@ type message struct {
 	object    string
 	body      string // plain text, as GET /send/{code} shows it
 	size      int64  // bytes it takes in the mailbox (quota)
+	ev        *event // what it was rendered from: the IMAP side renders it again
 }
 
 // render turns an arrived event into the mailbox message the API shows, in

@@ -44,6 +44,7 @@ type sendRequest struct {
 	Subject     string
 	Body        string
 	Attachments []SentAttachment
+	Files       [][]byte // the attachments' decoded contents
 	BodySHA256  string
 }
 
@@ -86,11 +87,11 @@ func (raw *rawSendRequest) validate() (*sendRequest, error) {
 	}
 	req.Recipients = recipients
 
-	attachments, err := decodeAttachments(raw.Attachments)
+	attachments, files, err := decodeAttachments(raw.Attachments)
 	if err != nil {
 		return nil, err
 	}
-	req.Attachments = attachments
+	req.Attachments, req.Files = attachments, files
 
 	sum := sha256.Sum256([]byte(req.Body))
 	req.BodySHA256 = hex.EncodeToString(sum[:])
@@ -144,49 +145,51 @@ func decodeRecipients(raw json.RawMessage) ([]string, error) {
 
 // decodeAttachments accepts nothing, one {name, file} object or an array of
 // them, where file is a data URI (data:<mime>;base64,<data>) or raw base64.
-func decodeAttachments(raw json.RawMessage) ([]SentAttachment, error) {
+func decodeAttachments(raw json.RawMessage) ([]SentAttachment, [][]byte, error) {
 	var list []rawAttachment
 	switch firstByte(raw) {
 	case 0, 'n': // absent or null
 		if len(raw) > 0 && string(bytes.TrimSpace(raw)) != "null" {
-			return nil, fmt.Errorf("%w: attachments: not an object or array", errInvalidRequest)
+			return nil, nil, fmt.Errorf("%w: attachments: not an object or array", errInvalidRequest)
 		}
-		return []SentAttachment{}, nil
+		return []SentAttachment{}, [][]byte{}, nil
 	case '{':
 		var one rawAttachment
 		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("%w: attachments: %w", errInvalidRequest, err)
+			return nil, nil, fmt.Errorf("%w: attachments: %w", errInvalidRequest, err)
 		}
 		list = []rawAttachment{one}
 	case '[':
 		var elems []*rawAttachment
 		if err := json.Unmarshal(raw, &elems); err != nil {
-			return nil, fmt.Errorf("%w: attachments: %w", errInvalidRequest, err)
+			return nil, nil, fmt.Errorf("%w: attachments: %w", errInvalidRequest, err)
 		}
 		for _, e := range elems {
 			if e == nil {
-				return nil, fmt.Errorf("%w: attachments: null in the list", errInvalidRequest)
+				return nil, nil, fmt.Errorf("%w: attachments: null in the list", errInvalidRequest)
 			}
 			list = append(list, *e)
 		}
 	default:
-		return nil, fmt.Errorf("%w: attachments: not an object or array", errInvalidRequest)
+		return nil, nil, fmt.Errorf("%w: attachments: not an object or array", errInvalidRequest)
 	}
 	out := make([]SentAttachment, 0, len(list))
+	files := make([][]byte, 0, len(list))
 	for i, a := range list {
 		if a.Name == nil || strings.TrimSpace(*a.Name) == "" {
-			return nil, fmt.Errorf("%w: attachment %d: name missing", errInvalidRequest, i+1)
+			return nil, nil, fmt.Errorf("%w: attachment %d: name missing", errInvalidRequest, i+1)
 		}
 		if a.File == nil || *a.File == "" {
-			return nil, fmt.Errorf("%w: attachment %d: file missing", errInvalidRequest, i+1)
+			return nil, nil, fmt.Errorf("%w: attachment %d: file missing", errInvalidRequest, i+1)
 		}
 		content, err := decodeFile(*a.File)
 		if err != nil {
-			return nil, fmt.Errorf("%w: attachment %d: %w", errInvalidRequest, i+1, err)
+			return nil, nil, fmt.Errorf("%w: attachment %d: %w", errInvalidRequest, i+1, err)
 		}
 		out = append(out, SentAttachment{Name: *a.Name, Size: len(content)})
+		files = append(files, content)
 	}
-	return out, nil
+	return out, files, nil
 }
 
 // decodeFile decodes an attachment's file field: a base64 data URI, as the

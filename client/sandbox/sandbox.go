@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// The receipts' dates are Europe/Rome times; embedding the zone database
@@ -146,7 +147,8 @@ type sendRecord struct {
 	Send
 	seq      int64
 	body     string
-	size     int64 // the original message's bytes: body plus attachments
+	files    [][]byte // the attachments' contents, kept only for IMAP
+	size     int64    // the original message's bytes: body plus attachments
 	style    ReceiptStyle
 	unsorted bool // GET /send/{code} lists its receipts newest first
 }
@@ -179,6 +181,13 @@ type Server struct {
 	usage    int64 // bytes held in the mailbox
 	lastSend time.Time
 	sentOnce bool
+
+	// The IMAP side (imap.go), built only when first needed.
+	caMu      sync.Mutex
+	testCA    *testCA
+	keepFiles atomic.Bool // attachments are kept for postacert.eml
+	imapMu    sync.Mutex
+	imap      *imapState
 }
 
 // New returns a sandbox configured by opts.
@@ -239,6 +248,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("DELETE /inbox/{id}", s.mailbox(s.handleDeleteInboxMessage))
 	mux.HandleFunc("GET /quota/{mailbox}", s.mailbox(s.handleQuota))
 	mux.HandleFunc("GET /_sandbox/sends", s.handleSends)
+	mux.HandleFunc("GET /_sandbox/ca.pem", s.handleCAPEM)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, failure(msgNotFound))
 	})
@@ -491,6 +501,7 @@ func (s *Server) recordLocked(req *sendRequest) *sendRecord {
 		},
 		seq:   s.seq,
 		body:  req.Body,
+		files: s.keptFiles(req),
 		size:  size,
 		style: s.opts.Receipts,
 	}

@@ -67,10 +67,14 @@ const (
 	// FaultProxy502: a proxy in front of the API answers every call with an
 	// HTML 502 Bad Gateway page (Content-Type text/html). Nothing is sent.
 	FaultProxy502 Fault = "proxy-502"
+	// FaultIMAPLogin: the IMAP server (ServeIMAP) refuses every LOGIN, with
+	// the right credentials too, as when the provider has IMAP turned off
+	// for the mailbox. The REST API answers as without faults.
+	FaultIMAPLogin Fault = "imap-login"
 )
 
 // Faults lists the valid values of Options.Fault.
-var Faults = []Fault{FaultNone, FaultSMTPAuth, FaultSMTPAuthFalse, FaultDailyLimit, FaultProxy502}
+var Faults = []Fault{FaultNone, FaultSMTPAuth, FaultSMTPAuthFalse, FaultDailyLimit, FaultProxy502, FaultIMAPLogin}
 
 // ParseFault reads a --fault flag value; "" means FaultNone.
 func ParseFault(s string) (Fault, error) {

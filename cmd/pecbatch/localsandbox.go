@@ -46,7 +46,7 @@ func (s *sandboxFlags) add(f *pflag.FlagSet, seed bool) {
 	f.StringVar(&s.receipts, "receipts", string(sandbox.StyleDocumented),
 		"sandbox receipt style: documented (as the API's example), pec (the PEC providers' texts) or mixed (per send, from --seed)")
 	f.StringVar(&s.fault, "fault", string(sandbox.FaultNone),
-		"sandbox account fault: none, smtp-auth, smtp-auth-false, daily-limit or proxy-502")
+		"sandbox account fault: none, smtp-auth, smtp-auth-false, daily-limit, proxy-502 or imap-login")
 	f.IntVar(&s.dailyLimit, "daily-limit", 0, "sandbox plan cap: PEC messages per Rome day before 403 (0: no cap)")
 	if seed {
 		f.Int64Var(&s.seed, "seed", 0, "seed of the sandbox's random draws (the styles of --receipts mixed)")

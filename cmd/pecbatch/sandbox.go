@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ import (
 // sandboxOptions are the flags of `pecbatch sandbox`.
 type sandboxOptions struct {
 	addr      string
+	imapAddr  string
 	timeScale float64
 	shape     sandboxFlags
 	sandbox.Options
@@ -50,6 +53,11 @@ make the account refuse sends.
 
 Use --time-scale 3600 to see the 12 h and 24 h cases in 12 and 24 seconds.
 GET /_sandbox/sends (with the token) lists every message actually sent.
+--imap 127.0.0.1:9993 also serves the mailbox over IMAP (imaps, same
+username and password): every receipt as a signed PEC message with its
+daticert.xml, signed by a test CA made at start (its PEM is written to a
+temporary file and served at GET /_sandbox/ca.pem). --fault imap-login makes
+the IMAP server refuse every login.
 Stop with Ctrl-C.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +69,7 @@ Stop with Ctrl-C.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8025", "loopback address to listen on (port 0 picks a free one)")
+	f.StringVar(&o.imapAddr, "imap", "", "also serve the mailbox over IMAP with TLS (imaps) on this loopback address, e.g. 127.0.0.1:9993 (default: no IMAP)")
 	f.StringVar(&o.Token, "token", o.Token, "bearer token clients must send")
 	f.StringVar(&o.Username, "username", o.Username, "PEC mailbox username clients must send")
 	f.StringVar(&o.Password, "password", o.Password, "PEC mailbox password clients must send")
@@ -100,10 +109,10 @@ func (o *sandboxOptions) check() error {
 
 // loopbackOnly refuses an address that would expose the sandbox beyond this
 // machine: it accepts anyone holding the printed, well-known token.
-func loopbackOnly(addr string) error {
+func loopbackOnly(flag, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--addr %q: %w (use host:port, e.g. 127.0.0.1:8025)", addr, err)
+		return fmt.Errorf("%s %q: %w (use host:port, e.g. 127.0.0.1:8025)", flag, addr, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -111,15 +120,35 @@ func loopbackOnly(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--addr %q is not a loopback address: the sandbox serves only this machine (use 127.0.0.1:PORT)", addr)
+	return fmt.Errorf("%s %q is not a loopback address: the sandbox serves only this machine (use 127.0.0.1:PORT)", flag, addr)
+}
+
+// listenLoopback listens on addr and refuses a listener that resolved to
+// anything but a loopback address.
+func listenLoopback(ctx context.Context, flag, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen on %s: %w (is another sandbox running? pick another port with %s)", addr, err, flag)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return nil, &usageError{fmt.Errorf("%s %q resolved to %v, not a loopback address", flag, addr, ln.Addr())}
+	}
+	return ln, nil
 }
 
 func runSandbox(ctx context.Context, g *globalOptions, o *sandboxOptions) error {
 	if err := o.check(); err != nil {
 		return &usageError{err}
 	}
-	if err := loopbackOnly(o.addr); err != nil {
+	if err := loopbackOnly("--addr", o.addr); err != nil {
 		return &usageError{err}
+	}
+	if o.imapAddr != "" {
+		if err := loopbackOnly("--imap", o.imapAddr); err != nil {
+			return &usageError{err}
+		}
 	}
 	if err := o.shape.apply(&o.Options); err != nil {
 		return &usageError{err}
@@ -132,16 +161,28 @@ func runSandbox(ctx context.Context, g *globalOptions, o *sandboxOptions) error 
 		opts.RateNow = time.Now
 	}
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", o.addr)
+	ln, err := listenLoopback(ctx, "--addr", o.addr)
 	if err != nil {
-		return fmt.Errorf("sandbox: listen on %s: %w (is another sandbox running? pick another port with --addr)", o.addr, err)
-	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
-		ln.Close()
-		return &usageError{fmt.Errorf("--addr %q resolved to %v, not a loopback address", o.addr, ln.Addr())}
+		return err
 	}
 	url := "http://" + ln.Addr().String()
+	sb := sandbox.New(opts)
+	var imapLn net.Listener
+	var caFile string
+	if o.imapAddr != "" {
+		if imapLn, err = listenLoopback(ctx, "--imap", o.imapAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		dir, err := writeSandboxCA(sb)
+		if err != nil {
+			ln.Close()
+			imapLn.Close()
+			return err
+		}
+		defer os.RemoveAll(dir)
+		caFile = filepath.Join(dir, "ca.pem")
+	}
 
 	clock := "real time"
 	if o.timeScale != 1 {
@@ -166,17 +207,33 @@ Stop with Ctrl-C.
 `, url, o.Token, o.Username, o.Password, o.AcceptDelay, o.DeliverDelay, o.WarnAfter, o.ExpireAfter,
 		clock, sendRateText(o.SendRate), o.FailRate, o.DropRate, o.Seed, o.Fault, dailyLimitText(o.DailyLimit), o.Receipts,
 		url, o.Token, o.Username, o.Username, o.Password)
+	if imapLn != nil {
+		fmt.Fprintf(g.stdout, `IMAP mailbox on imaps://%s (INBOX, same username and password)
+  CA:        %s (also GET %s/_sandbox/ca.pem)
+`, imapLn.Addr(), caFile, url)
+	}
 
 	srv := &http.Server{
-		Handler:           sandbox.New(opts),
+		Handler:           sb,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	imapServed := make(chan error, 1)
+	if imapLn != nil {
+		go func() { imapServed <- sb.ServeIMAP(imapLn) }()
+		defer func() {
+			_ = sb.CloseIMAP()
+			<-imapServed
+		}()
+	}
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("sandbox: %w", err)
+	case err := <-imapServed:
+		srv.Close()
+		return fmt.Errorf("sandbox: IMAP: %w", err)
 	case <-ctx.Done():
 	}
 	// Let answers in flight finish; the state is in memory and goes anyway.
@@ -190,6 +247,25 @@ Stop with Ctrl-C.
 	}
 	fmt.Fprintln(g.stdout, "PEC Massiva sandbox stopped.")
 	return nil
+}
+
+// writeSandboxCA writes the sandbox's CA certificate to ca.pem in a new
+// temporary directory, for clients that trust it by file; the caller
+// removes the directory.
+func writeSandboxCA(sb *sandbox.Server) (string, error) {
+	pemBytes, err := sb.CAPEM()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "pecbatch-sandbox-")
+	if err != nil {
+		return "", fmt.Errorf("sandbox: CA file: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pemBytes, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("sandbox: CA file: %w", err)
+	}
+	return dir, nil
 }
 
 func sendRateText(rate float64) string {

@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/pecbatch/pecbatch/client/sandbox"
 )
@@ -229,6 +234,8 @@ func TestSandboxCommandRefuses(t *testing.T) {
 		{"a LAN address", []string{"--addr", "192.168.1.10:8025"}, "not a loopback address"},
 		{"a host name", []string{"--addr", "example.com:8025"}, "not a loopback address"},
 		{"no port", []string{"--addr", "127.0.0.1"}, "use host:port"},
+		{"IMAP on all interfaces", []string{"--addr", "127.0.0.1:0", "--imap", ":9993"}, "--imap \":9993\" is not a loopback address"},
+		{"IMAP without port", []string{"--addr", "127.0.0.1:0", "--imap", "localhost"}, "--imap"},
 		{"fail rate above 1", []string{"--fail-rate", "1.5"}, "probabilities"},
 		{"negative drop rate", []string{"--drop-rate", "-0.1"}, "probabilities"},
 		{"negative send rate", []string{"--send-rate", "-1"}, "--send-rate"},
@@ -257,5 +264,44 @@ func TestSandboxCommandRefuses(t *testing.T) {
 				t.Fatalf("printed %q before refusing", out.String())
 			}
 		})
+	}
+}
+
+var imapRE = regexp.MustCompile(`imaps://(\S+) .*\n\s+CA:\s+(\S+) `)
+
+// TestSandboxCommandIMAP: --imap serves the mailbox over imaps; the printed
+// CA file lets a client in with the sandbox's credentials, and the file is
+// gone once the sandbox stops.
+func TestSandboxCommandIMAP(t *testing.T) {
+	t.Parallel()
+	_, out, stop := startSandbox(t, "--addr", "127.0.0.1:0", "--imap", "127.0.0.1:0")
+	m := imapRE.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("banner lacks the IMAP URL and CA file:\n%s", out.String())
+	}
+	pemBytes, err := os.ReadFile(m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("%s is not a PEM certificate", m[2])
+	}
+	c, err := imapclient.DialTLS(m[1], &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("sandbox@pec.sandbox.test", "sandbox").Wait(); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("select: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stopping: %v", err)
+	}
+	if _, err := os.Stat(m[2]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("CA file left behind: %v", err)
 	}
 }
