@@ -17,7 +17,7 @@ STAMP     ?= $(shell git log -1 --format=%cI 2>/dev/null)
 # os-arch names: dist-linux-amd64, cross-windows-amd64, ...
 TARGETS   := $(subst /,-,$(PLATFORMS))
 
-.PHONY: build test test-deps vet lint bench fuzz demo soak dist cross clean FORCE
+.PHONY: build test test-deps vet lint bench fuzz demo soak stress dist cross clean FORCE
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pecbatch
@@ -43,6 +43,12 @@ test-deps:
 
 test: test-deps vet
 	$(GO) test -race -count=1 ./...
+
+# `make test` STRESS times in a row while two CPU burners keep both cores
+# busy: the check that the suite does not flake on a loaded machine.
+STRESS    ?= 5
+stress:
+	bash scripts/stress.sh $(STRESS) test
 
 # Benchmarks: Go benchmarks of the hot paths, then whole-process figures
 # (validate throughput and memory, send pacing, tracking cost, load).

@@ -52,24 +52,24 @@ func TestReportHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	totals := findElement(doc, func(n *html.Node) bool { return attr(n, "id") == "totals" })
+	totals := testutil.FindElement(doc, func(n *html.Node) bool { return testutil.Attr(n, "id") == "totals" })
 	if totals == nil {
 		t.Fatalf("the loaded page has no totals section; DOM:\n%.2000s", res.DOM)
 	}
 	shown := map[string]int{}
-	walk(totals, func(n *html.Node) {
-		state := attr(n, "data-state")
+	testutil.Walk(totals, func(n *html.Node) {
+		state := testutil.Attr(n, "data-state")
 		if n.Data != "tr" || state == "" {
 			return
 		}
-		cell := findElement(n, func(c *html.Node) bool { return attr(c, "data-count") != "" })
+		cell := testutil.FindElement(n, func(c *html.Node) bool { return testutil.Attr(c, "data-count") != "" })
 		if cell == nil {
 			t.Errorf("totals line of %s has no count", state)
 			return
 		}
-		v, err := strconv.Atoi(strings.TrimSpace(nodeText(cell)))
+		v, err := strconv.Atoi(strings.TrimSpace(testutil.NodeText(cell)))
 		if err != nil {
-			t.Errorf("totals line of %s shows %q", state, nodeText(cell))
+			t.Errorf("totals line of %s shows %q", state, testutil.NodeText(cell))
 		}
 		shown[state] = v
 	})
@@ -85,12 +85,12 @@ func TestReportHTMLInChromium(t *testing.T) {
 			t.Errorf("total of %s shown as %d (present %v), the journal counts %d", s, got, ok, n)
 		}
 	}
-	if all := findElement(totals, func(n *html.Node) bool { return attr(n, "data-total") == "rows" }); all == nil ||
-		strings.TrimSpace(nodeText(all)) != strconv.Itoa(counts.Total()) {
+	if all := testutil.FindElement(totals, func(n *html.Node) bool { return testutil.Attr(n, "data-total") == "rows" }); all == nil ||
+		strings.TrimSpace(testutil.NodeText(all)) != strconv.Itoa(counts.Total()) {
 		t.Errorf("total rows not shown as %d", counts.Total())
 	}
 	for _, id := range []string{"timeline-title", "latency-title", "row-1"} {
-		if findElement(doc, func(n *html.Node) bool { return attr(n, "id") == id }) == nil {
+		if testutil.FindElement(doc, func(n *html.Node) bool { return testutil.Attr(n, "id") == id }) == nil {
 			t.Errorf("the loaded page lacks #%s", id)
 		}
 	}
@@ -138,43 +138,4 @@ func assertSelfContained(t *testing.T, page string) {
 	if i := strings.Index(page, csp); i < 0 || i > strings.Index(page, "<style>") {
 		t.Errorf("page lacks the Content-Security-Policy before its first resource")
 	}
-}
-
-func attr(n *html.Node, key string) string {
-	if n.Type != html.ElementNode {
-		return ""
-	}
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func walk(n *html.Node, f func(*html.Node)) {
-	f(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walk(c, f)
-	}
-}
-
-func findElement(n *html.Node, match func(*html.Node) bool) *html.Node {
-	var found *html.Node
-	walk(n, func(c *html.Node) {
-		if found == nil && c.Type == html.ElementNode && match(c) {
-			found = c
-		}
-	})
-	return found
-}
-
-func nodeText(n *html.Node) string {
-	var b strings.Builder
-	walk(n, func(c *html.Node) {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-		}
-	})
-	return b.String()
 }

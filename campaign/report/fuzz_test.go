@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
+
+	"github.com/pecbatch/pecbatch/internal/testutil"
 )
 
 // FuzzReportCSV writes a report line made of arbitrary text and checks what
@@ -96,7 +98,7 @@ func FuzzReportHTML(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		walk(doc, func(n *html.Node) {
+		testutil.Walk(doc, func(n *html.Node) {
 			if n.Type != html.ElementNode {
 				return
 			}
@@ -113,8 +115,8 @@ func FuzzReportHTML(f *testing.F) {
 		// The parser rewrites line ends and NUL, so only printable text is
 		// compared.
 		if !strings.ContainsFunc(text, unicode.IsControl) {
-			h1 := findElement(doc, func(n *html.Node) bool { return n.Data == "h1" })
-			if h1 == nil || nodeText(h1) != "Delivery report: "+text {
+			h1 := testutil.FindElement(doc, func(n *html.Node) bool { return n.Data == "h1" })
+			if h1 == nil || testutil.NodeText(h1) != "Delivery report: "+text {
 				t.Errorf("the title does not read the campaign name %q as text", text)
 			}
 		}

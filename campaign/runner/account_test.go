@@ -8,8 +8,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client"
+	"github.com/pecbatch/pecbatch/client/sandbox"
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -232,4 +235,64 @@ func TestRunOpeningRefusalsInterrupted(t *testing.T) {
 		t.Errorf("states %v, want every row pending", st)
 	}
 	f.checkExactlyOnce(0)
+}
+
+// TestRunSandboxAccountFaults: the sandbox's own account faults (not a
+// wrapper's answers) stop the run from the second send on with no row
+// finalised, and a rerun once the account is fixed finishes the campaign
+// with every message sent once.
+func TestRunSandboxAccountFaults(t *testing.T) {
+	const rows = 4
+	tests := []struct {
+		fault sandbox.Fault
+		// says is what the run's error must say.
+		says string
+		// unknown says the faulty answer may hide a send: the row is
+		// unknown, and the rerun resends it only after its window.
+		unknown bool
+	}{
+		{sandbox.FaultSMTPAuth, "mailbox-login", false},
+		{sandbox.FaultSMTPAuthFalse, "mailbox-login", false},
+		{sandbox.FaultDailyLimit, "limit", false},
+		{sandbox.FaultProxy502, "endpoint", true},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.fault), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fastSandbox(), csvRows(rows, "pec.example.it")...)
+			f.window = "1s"
+			f.writeCampaign()
+			var sends atomic.Int32
+			f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+				if isSend(r) && sends.Add(1) == 2 {
+					f.sb.SetFault(tt.fault)
+				}
+				next.ServeHTTP(w, r)
+			})
+			_, out, err := f.run(t.Context(), testRun{NoWait: true})
+			if !errors.Is(err, client.ErrAccount) || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("Run: %v, want a stop for client.ErrAccount saying %q\n%s", err, tt.says, out)
+			}
+			st := f.states()
+			want := journal.StatePending
+			if tt.unknown {
+				want = journal.StateUnknown
+			}
+			if st["P002"] != want || st["P003"] != journal.StatePending || st["P004"] != journal.StatePending {
+				t.Errorf("states %v: want P002 %s and the rest pending", st, want)
+			}
+			f.checkExactlyOnce(1)
+
+			f.sb.SetFault(sandbox.FaultNone)
+			f.setWrap(nil)
+			res, out, err := f.run(t.Context(), testRun{ResendUnknown: true, Clock: offsetClock(time.Minute)})
+			if err != nil {
+				t.Fatalf("run after the fix: %v\n%s", err, out)
+			}
+			if res.Counts[journal.StateDelivered] != rows {
+				t.Errorf("after the fix: counts %v, want %d delivered", res.Counts, rows)
+			}
+			f.checkExactlyOnce(rows)
+		})
+	}
 }

@@ -64,7 +64,7 @@ func newPacedFixture(t *testing.T, start time.Time, perSend time.Duration, limit
 func ramDir(t *testing.T) string {
 	t.Helper()
 	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "pecbatch-test-")
+		dir, err := os.MkdirTemp("/dev/shm", "pecbatch-test-") //nolint:usetesting // t.TempDir is on disk: this one must be in memory
 		if err == nil {
 			t.Cleanup(func() { os.RemoveAll(dir) })
 			return dir
@@ -105,7 +105,7 @@ func unpacedRun(t *testing.T, f *fixture, clk *testClock) (*Result, string, erro
 	}
 	sw := &testutil.LockedBuffer{}
 	f.rec = newRecorder(sw)
-	d := testRun{Clock: clk}.deps(sw, f.rec, 40*time.Millisecond)
+	d := testRun{Clock: clk, LedgerPath: f.ledgerPath()}.deps(sw, f.rec, 40*time.Millisecond)
 	d.Client = cl
 	res, err := Run(t.Context(), f.campaign(), d, RunOptions{NoWait: true})
 	return res, sw.String(), err
@@ -230,7 +230,7 @@ func TestDailyLimitPausesAndResumes(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := Run(t.Context(), c, testRun{Clock: clk}.deps(sw, rec, 40*time.Millisecond), RunOptions{})
+		res, err := Run(t.Context(), c, testRun{Clock: clk, LedgerPath: f.ledgerPath()}.deps(sw, rec, 40*time.Millisecond), RunOptions{})
 		done <- result{res, err}
 	}()
 	sent := func() int { return len(f.sb.Sends()) }

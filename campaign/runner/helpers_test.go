@@ -164,6 +164,11 @@ type testRun struct {
 // deps returns the Deps of a test run: a recorder as the Printer, writing
 // the notes to w beside the log.
 func (o testRun) deps(w io.Writer, rec *recorder, acceptDelay time.Duration) Deps {
+	if o.LedgerPath == "" {
+		// The runner's default is the user's own ledger: a test writing
+		// there shares claims with every other run on the machine.
+		panic("testRun.deps: no LedgerPath (use the fixture's f.ledgerPath())")
+	}
 	d := Deps{Endpoint: o.Endpoint, Clock: o.Clock, Seed: 1, Logger: slogTo(w), Printer: rec,
 		Tuning: Tuning{AcceptanceDelay: acceptDelay}, LedgerPath: o.LedgerPath}
 	if o.Report == "default" {

@@ -51,7 +51,7 @@ func TestTrackingProgressCountsFinalRows(t *testing.T) {
 	}
 	sw := &testutil.LockedBuffer{}
 	pr := &phaseRecorder{recorder: newRecorder(sw)}
-	d := testRun{}.deps(sw, pr.recorder, time.Second)
+	d := testRun{LedgerPath: f.ledgerPath()}.deps(sw, pr.recorder, time.Second)
 	d.Printer = pr
 	if _, err := Poll(t.Context(), f.campaign(), d, PollOptions{}); err != nil {
 		t.Fatalf("poll: %v\n%s", err, sw.String())

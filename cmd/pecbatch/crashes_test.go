@@ -29,9 +29,10 @@ type killPoint struct {
 	// tracking says the point is in tracking or reconciliation, not in
 	// sending.
 	tracking bool
-	// hook returns the hook that kills the run at the point; it sets
-	// *fired when it kills.
-	hook func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook
+	// hook returns the hook that kills the run at the point, in a run
+	// that has pending rows to send (at least 1); it stores the point's
+	// name in fired when it kills.
+	hook func(rng *rand.Rand, pending int, fired *atomic.Value) relHook
 	// after, when set, kills the run after that long instead of at a
 	// request.
 	after func(rng *rand.Rand) time.Duration
@@ -40,17 +41,18 @@ type killPoint struct {
 // killAt returns a hook that, at the n-th request of kind, runs act.
 func killAt(name, kind string, n int, fired *atomic.Value, act func(c *relCall)) relHook {
 	return func(c *relCall) bool {
-		if c.Kind != kind || c.N != n {
+		if c.Kind != kind || c.N != n || !fired.CompareAndSwap(nil, name) {
 			return false
 		}
-		fired.Store(name)
 		act(c)
 		return true
 	}
 }
 
 // killSoonAfter answers the request and kills the process d later: while
-// it records the answer in the journal.
+// it records the answer in the journal, or just after. The kill lands
+// whatever d is: while the test owes kills, no run can end by itself
+// (holdDeliveries).
 func killSoonAfter(c *relCall, d time.Duration) {
 	c.pass()
 	go func() {
@@ -59,26 +61,30 @@ func killSoonAfter(c *relCall, d time.Duration) {
 	}()
 }
 
+// nthSend is the send a sending kill point kills at: one of the first six,
+// and never past the rows the run has to send, so that it is reached.
+func nthSend(rng *rand.Rand, pending int) int { return 1 + rng.IntN(max(1, min(6, pending))) }
+
 func killPoints() []killPoint {
 	return []killPoint{
-		{name: "send: before the request reaches the service", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
-			return killAt("send-before", "send", 1+rng.IntN(6), fired, func(c *relCall) { c.kill(); c.drop() })
+		{name: "send: before the request reaches the service", hook: func(rng *rand.Rand, pending int, fired *atomic.Value) relHook {
+			return killAt("send-before", "send", nthSend(rng, pending), fired, func(c *relCall) { c.kill(); c.drop() })
 		}},
-		{name: "send: the service sent it, before the answer", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
-			return killAt("send-unanswered", "send", 1+rng.IntN(6), fired, func(c *relCall) { c.forward(); c.kill(); c.drop() })
+		{name: "send: the service sent it, before the answer", hook: func(rng *rand.Rand, pending int, fired *atomic.Value) relHook {
+			return killAt("send-unanswered", "send", nthSend(rng, pending), fired, func(c *relCall) { c.forward(); c.kill(); c.drop() })
 		}},
-		{name: "send: just after the answer", hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+		{name: "send: just after the answer", hook: func(rng *rand.Rand, pending int, fired *atomic.Value) relHook {
 			d := time.Duration(rng.IntN(15)) * time.Millisecond
-			return killAt("send-answered", "send", 1+rng.IntN(6), fired, func(c *relCall) { killSoonAfter(c, d) })
+			return killAt("send-answered", "send", nthSend(rng, pending), fired, func(c *relCall) { killSoonAfter(c, d) })
 		}},
-		{name: "tracking: during a receipts poll", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+		{name: "tracking: during a receipts poll", tracking: true, hook: func(rng *rand.Rand, _ int, fired *atomic.Value) relHook {
 			return killAt("poll-before", "poll", 1+rng.IntN(3), fired, func(c *relCall) { c.kill(); c.drop() })
 		}},
-		{name: "tracking: while recording a poll's receipts", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+		{name: "tracking: while recording a poll's receipts", tracking: true, hook: func(rng *rand.Rand, _ int, fired *atomic.Value) relHook {
 			d := time.Duration(rng.IntN(15)) * time.Millisecond
 			return killAt("poll-answered", "poll", 1+rng.IntN(3), fired, func(c *relCall) { killSoonAfter(c, d) })
 		}},
-		{name: "reconciliation: during the mailbox search", tracking: true, hook: func(f *relFixture, rng *rand.Rand, fired *atomic.Value) relHook {
+		{name: "reconciliation: during the mailbox search", tracking: true, hook: func(rng *rand.Rand, _ int, fired *atomic.Value) relHook {
 			d := time.Duration(rng.IntN(15)) * time.Millisecond
 			return killAt("inbox", "inbox", 1+rng.IntN(3), fired, func(c *relCall) { killSoonAfter(c, d) })
 		}},
@@ -86,6 +92,31 @@ func killPoints() []killPoint {
 			return time.Duration(50+rng.IntN(1500)) * time.Millisecond
 		}},
 	}
+}
+
+// killKind says where a kill landed, from the event that fired it (not
+// from the point aimed at): "sending", "tracking" or "" (a moment).
+func killKind(fired string) string {
+	switch {
+	case strings.HasPrefix(fired, "send-"):
+		return "sending"
+	case strings.HasPrefix(fired, "poll-"), fired == "inbox":
+		return "tracking"
+	}
+	return ""
+}
+
+// heldRow says which rows' deliveries the test holds back while it still
+// owes kills: one in ten, so that the campaign cannot end before the kills
+// land however fast or slow the machine, while the other rows go through
+// tracking as usual.
+func heldRow(address string) bool {
+	for i := 1; i <= 100; i += 10 {
+		if strings.EqualFold(address, relAddress(i)) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestCrashesSendingAndTracking sends a 100-row campaign against a sandbox
@@ -97,10 +128,15 @@ func killPoints() []killPoint {
 // during the reconciliation's mailbox search, and at random moments. At
 // least 24 kills land, at least 8 of them in sending and 8 in tracking,
 // and 4 once every row is sent (when half the runs are `pecbatch poll`).
-// Then runs go to the end (with --resend-unknown, which every run has).
-// Afterwards: every row was sent exactly once (the sandbox's own record),
-// the journal has every row delivered with the code the sandbox gave it,
-// and every receipt of GET /send/{code} is archived exactly once.
+// Kills are driven by the requests the runs make, not by how long they
+// take: until the last kill the test holds back the delivery receipts of
+// one row in ten (they arrive late), so no run can end the campaign
+// first, and a run whose aimed-at request never comes is killed at a
+// moment instead. Then runs go to the end (with --resend-unknown, which
+// every run has). Afterwards: every row was sent exactly once (the
+// sandbox's own record), the journal has every row delivered with the
+// code the sandbox gave it, and every receipt of GET /send/{code} is
+// archived exactly once.
 func TestCrashesSendingAndTracking(t *testing.T) {
 	t.Parallel()
 	const (
@@ -133,6 +169,9 @@ func TestCrashesSendingAndTracking(t *testing.T) {
 	lastExit, polls, statuses := -1, 0, 0
 	for runs = 1; runs <= maxRuns && !done; runs++ {
 		pending := f.pendingRows()
+		if pending < 0 {
+			pending = rows // no journal yet
+		}
 		killing := kills < minKills || sendingKills < minSending || trackingKills < minTrack || afterSentKills < minAfterSent
 		// Once every row is sent, half the runs are `pecbatch poll`, which
 		// tracks and reconciles but never sends; a run after one that left
@@ -142,24 +181,32 @@ func TestCrashesSendingAndTracking(t *testing.T) {
 		var fired atomic.Value
 		stop := make(chan struct{})
 		if killing {
+			f.holdDeliveries(heldRow)
 			p = chooseKillPoint(rng, points, runs == 1, pending != 0 && !usePoll,
 				sendingKills < minSending, trackingKills < minTrack)
+			after := 5*time.Second + time.Duration(rng.IntN(5000))*time.Millisecond
 			if p.hook != nil {
-				f.setHook(p.hook(f, rng, &fired))
+				f.setHook(p.hook(rng, pending, &fired))
 			} else {
 				f.setHook(nil)
-				d := p.after(rng)
-				go func() {
-					select {
-					case <-time.After(d):
-						fired.Store("timer")
-						f.killRunning()
-					case <-stop:
-					}
-				}()
+				after = p.after(rng)
 			}
+			// The moment: the point itself, or the fallback of a hook
+			// whose request this run never makes (no row due for the
+			// mailbox search, say). Either way the kill lands, as the
+			// run cannot end by itself.
+			go func() {
+				select {
+				case <-time.After(after):
+					if fired.CompareAndSwap(nil, "timer") {
+						f.killRunning()
+					}
+				case <-stop:
+				}
+			}()
 		} else {
 			f.setHook(nil)
+			f.holdDeliveries(nil)
 		}
 		var res relResult
 		if usePoll {
@@ -178,10 +225,11 @@ func TestCrashesSendingAndTracking(t *testing.T) {
 			kills++
 			name, _ := fired.Load().(string)
 			landed[name]++
-			if p.tracking {
-				trackingKills++
-			} else if p.after == nil {
+			switch killKind(name) {
+			case "sending":
 				sendingKills++
+			case "tracking":
+				trackingKills++
 			}
 			if pending == 0 {
 				afterSentKills++
@@ -199,14 +247,11 @@ func TestCrashesSendingAndTracking(t *testing.T) {
 		}
 		switch res.code {
 		case exitOK:
-			// Kills after the last send depend on how quickly tracking
-			// ends on a loaded machine: a campaign that finishes before
-			// they land has nothing left to kill, which is not a failure
-			// of exactly-once. The core minimums must still be met.
-			core := kills >= minKills && sendingKills >= minSending && trackingKills >= minTrack
-			done = !killing || core
-			if !done {
-				t.Fatalf("the campaign finished after %d kills (%d sending, %d tracking): too few rows left to kill in", kills, sendingKills, trackingKills)
+			// Only possible once the test stopped holding deliveries back.
+			done = true
+			if killing {
+				t.Fatalf("run %d ended the campaign with delivery receipts held back, after %d kills (%d sending, %d tracking):\n%s",
+					runs, kills, sendingKills, trackingKills, res)
 			}
 		case exitRowsUnknown:
 			// Every unknown row's window has passed when run returns
@@ -237,12 +282,9 @@ func TestCrashesSendingAndTracking(t *testing.T) {
 	t.Logf("faults answered: %d sends answered 500, %d connections cut without an answer (drops and kills); "+
 		"%d sends, %d duplicates, %d lost, %d receipts archived once each",
 		f.answers(http.StatusInternalServerError), f.answers(0), sum.sends, sum.duplicates, sum.missing, sum.receipts)
-	if afterSentKills < minAfterSent {
-		t.Logf("only %d kills landed after the last send (aimed at %d): tracking ended first", afterSentKills, minAfterSent)
-	}
-	if kills < minKills || sendingKills < minSending || trackingKills < minTrack {
-		t.Errorf("only %d kills landed (%d in sending, %d in tracking), want %d (%d, %d)",
-			kills, sendingKills, trackingKills, minKills, minSending, minTrack)
+	if kills < minKills || sendingKills < minSending || trackingKills < minTrack || afterSentKills < minAfterSent {
+		t.Errorf("only %d kills landed (%d in sending, %d in tracking, %d once every row was sent), want %d (%d, %d, %d)",
+			kills, sendingKills, trackingKills, afterSentKills, minKills, minSending, minTrack, minAfterSent)
 	}
 }
 

@@ -62,6 +62,10 @@ func (l *faultLog) add(code int) {
 
 const faultRow = 3 // the row whose first send meets the fault
 
+// stoppingLine is what pecbatch writes once a stop signal has cancelled
+// the run: the event the signal cases wait for.
+const stoppingLine = "pecbatch: stopping"
+
 // sendFault applies fn to the n-th POST /send (n counts retries too) and
 // lets every other request through.
 func sendFault(match func(n int) bool, fn func(c *relCall)) func(*relFixture, *faultLog) relHook {
@@ -82,6 +86,11 @@ func sendFault(match func(n int) bool, fn func(c *relCall)) func(*relFixture, *f
 
 func onSend(n int) func(int) bool { return func(m int) bool { return m == n } }
 
+// giveUpBound is how long a hook holds a slow answer at most: the client
+// must give up after its api.timeout of 1 s; the bound only ends a test
+// whose client would wait for ever, and is far beyond any loaded machine.
+const giveUpBound = 30 * time.Second
+
 // waitGone waits until the client has given up on the request (or d).
 func waitGone(r *http.Request, d time.Duration, seen *faultLog) {
 	// The server notices a closed connection only once the body is read.
@@ -101,7 +110,7 @@ func checkGaveUp(t *testing.T, seen *faultLog) {
 	seen.mu.Lock()
 	defer seen.mu.Unlock()
 	if !seen.gaveUp {
-		t.Error("the client waited 5 s for an answer despite api.timeout: 1s")
+		t.Errorf("the client waited %v for an answer despite api.timeout: 1s", giveUpBound)
 	}
 }
 
@@ -124,7 +133,7 @@ func faultCases() []faultCase {
 			hook: func(f *relFixture, seen *faultLog) relHook {
 				return sendFault(onSend(faultRow), func(c *relCall) {
 					rec, _ := c.forward()
-					waitGone(c.R, 5*time.Second, seen)
+					waitGone(c.R, giveUpBound, seen)
 					c.write(rec)
 				})(f, seen)
 			},
@@ -139,7 +148,7 @@ func faultCases() []faultCase {
 			cfg:  func(c *relConfig) { c.timeout = "1s" },
 			hook: func(f *relFixture, seen *faultLog) relHook {
 				return sendFault(onSend(faultRow), func(c *relCall) {
-					waitGone(c.R, 5*time.Second, seen)
+					waitGone(c.R, giveUpBound, seen)
 					c.answer(http.StatusGatewayTimeout, `{"success":false,"message":"timeout"}`)
 				})(f, seen)
 			},
@@ -271,10 +280,14 @@ func faultCases() []faultCase {
 			name: "server stops listening in the middle of a run",
 			cfg:  func(c *relConfig) { c.maxErrors = 3 },
 			hook: func(f *relFixture, seen *faultLog) relHook {
-				var once sync.Once
 				return sendFault(onSend(faultRow), func(c *relCall) {
-					c.pass()
-					once.Do(func() { go func() { time.Sleep(50 * time.Millisecond); f.stopListening() }() })
+					// Row 3's whole answer is on the wire before the
+					// server goes: no guess at how long writing it takes.
+					rec, _ := c.forward()
+					c.W.Header().Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+					c.write(rec)
+					_ = http.NewResponseController(c.W).Flush()
+					f.stopListening()
 				})(f, seen)
 			},
 			between: func(f *relFixture) {
@@ -361,7 +374,7 @@ func faultCases() []faultCase {
 			hook: sendFault(onSend(faultRow), func(c *relCall) {
 				rec, _ := c.forward()
 				c.f.signalRunning(os.Interrupt)
-				time.Sleep(500 * time.Millisecond)
+				c.f.waitStderr(stoppingLine) // the run has taken the signal
 				c.write(rec)
 			}),
 			steps: []faultStep{
@@ -385,7 +398,7 @@ func faultCases() []faultCase {
 			hook: sendFault(onSend(faultRow), func(c *relCall) {
 				rec, _ := c.forward()
 				c.f.signalRunning(syscall.SIGQUIT)
-				time.Sleep(500 * time.Millisecond)
+				c.f.waitStderr(stoppingLine)
 				c.write(rec)
 			}),
 			steps: []faultStep{
@@ -401,9 +414,9 @@ func faultCases() []faultCase {
 			hook: sendFault(onSend(faultRow), func(c *relCall) {
 				c.forward()
 				c.f.signalRunning(os.Interrupt)
-				time.Sleep(100 * time.Millisecond)
+				c.f.waitStderr(stoppingLine)
 				c.f.signalRunning(os.Interrupt)
-				time.Sleep(300 * time.Millisecond)
+				c.f.waitExited() // the answer never reaches it
 				c.drop()
 			}),
 			steps:    []faultStep{{exit: exitInterrupted}, stepDone},
@@ -471,9 +484,10 @@ func faultCases() []faultCase {
 			},
 		},
 		{
-			// The server goes away during tracking and comes back a second
-			// later: the run waits and finishes by itself.
-			name: "server gone during tracking, back a second later",
+			// The server goes away during tracking and comes back once the
+			// run has seen a poll fail: the run waits and finishes by
+			// itself.
+			name: "server gone during tracking, back once a poll failed",
 			hook: func(f *relFixture, seen *faultLog) relHook {
 				var once sync.Once
 				return func(c *relCall) bool {
@@ -483,11 +497,11 @@ func faultCases() []faultCase {
 					first := false
 					once.Do(func() {
 						first = true
+						f.stopListening()
 						go func() {
-							f.stopListening()
-							time.Sleep(time.Second)
+							f.waitStderr("poll failed")
 							if err := f.listenAgain(); err != nil {
-								panic(err)
+								f.t.Error(err)
 							}
 						}()
 					})

@@ -133,6 +133,21 @@ func TestMain(m *testing.M) {
 // status if it killed it.
 func crashRunPecbatch(t *testing.T, bin string, env []string, killAfter time.Duration, args ...string) (int, string) {
 	t.Helper()
+	var kill chan struct{}
+	if killAfter > 0 {
+		kill = make(chan struct{})
+		timer := time.AfterFunc(killAfter, func() { close(kill) })
+		defer timer.Stop()
+	}
+	return killRunPecbatch(t, bin, env, kill, args...)
+}
+
+// killRunPecbatch runs bin with args and env and sends it SIGKILL when kill
+// is closed (nil: never), if it is still running; it returns -1 as the
+// exit status if it killed it. A process that runs for two minutes fails
+// the test: only a hang takes that long.
+func killRunPecbatch(t *testing.T, bin string, env []string, kill <-chan struct{}, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = slices.Concat([]string{ledgerDirVar + "=" + testLedgerDir(t)}, env)
 	var out strings.Builder
@@ -142,14 +157,10 @@ func crashRunPecbatch(t *testing.T, bin string, env []string, killAfter time.Dur
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var timer <-chan time.Time
-	if killAfter > 0 {
-		timer = time.After(killAfter)
-	}
 	select {
 	case err := <-done:
 		return exitStatus(t, err), out.String()
-	case <-timer:
+	case <-kill:
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := <-done
 		var exitErr *exec.ExitError

@@ -21,8 +21,10 @@ func main() {
 	signal.Notify(signals, stopSignals()...)
 	go func() {
 		<-signals
-		fmt.Fprintln(os.Stderr, "pecbatch: stopping (press Ctrl-C again to exit at once)")
+		// Cancelled before it says so: once the line is out, no new send
+		// starts (the tests act on the line).
 		cancel()
+		fmt.Fprintln(os.Stderr, "pecbatch: stopping (press Ctrl-C again to exit at once)")
 		<-signals
 		// The journal stays consistent even now: a row whose request was in
 		// flight is still in state "sending" and is reconciled on resume.

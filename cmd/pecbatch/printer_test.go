@@ -38,7 +38,7 @@ func TestTextPrinter(t *testing.T) {
 		t.Helper()
 		clk.t = clk.t.Add(progressInterval)
 		tick.c <- clk.t
-		testutil.WaitFor(t, 5*time.Second, "the line "+want, func() bool { return strings.Contains(out.String(), want) })
+		testutil.WaitFor(t, time.Minute, "the line "+want, func() bool { return strings.Contains(out.String(), want) })
 	}
 	rate, err := campaign.ParseRate("1/s")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -121,6 +122,11 @@ type relFixture struct {
 	token    string // what the runs put in PECMASSIVA_TOKEN
 	proc     *os.Process
 	exited   chan struct{}
+	// stderr is what the running process wrote to its standard error.
+	stderr *testutil.LockedBuffer
+	// holdDelivery, when set, says which recipients' delivery receipts
+	// the receipt polls leave out (holdDeliveries).
+	holdDelivery func(address string) bool
 	// extraEnv is added to every run's environment.
 	extraEnv []string
 }
@@ -231,7 +237,74 @@ func (f *relFixture) serve(w http.ResponseWriter, r *http.Request) {
 	if h != nil && h(c) {
 		return
 	}
+	if kind == "poll" && f.holding() {
+		c.pass()
+		return
+	}
 	f.sb.ServeHTTP(c.W, r)
+}
+
+// holdDeliveries makes the receipt polls of the sends to the addresses
+// for which held is true answer without their delivery receipts (as if
+// the delivery were late), so that those rows cannot become final and a
+// campaign cannot end before the test lets it; nil lets every receipt
+// through again. The sandbox itself is untouched: the next polls list
+// what was held back.
+func (f *relFixture) holdDeliveries(held func(address string) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holdDelivery = held
+}
+
+func (f *relFixture) holding() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.holdDelivery != nil
+}
+
+// holdBack removes from rec, the sandbox's answer to the poll r, the
+// delivery receipts holdDeliveries holds back.
+func (f *relFixture) holdBack(r *http.Request, rec *httptest.ResponseRecorder) *httptest.ResponseRecorder {
+	f.mu.Lock()
+	held := f.holdDelivery
+	f.mu.Unlock()
+	if held == nil || rec.Code != http.StatusOK {
+		return rec
+	}
+	code := strings.TrimPrefix(r.URL.Path, "/send/")
+	hold := false
+	for _, s := range f.sb.Sends() {
+		if s.Code == code && slices.ContainsFunc(s.Recipients, held) {
+			hold = true
+		}
+	}
+	if !hold {
+		return rec
+	}
+	var ans struct {
+		Data    []map[string]any `json:"data"`
+		Success bool             `json:"success"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+		f.t.Errorf("poll %s: the sandbox's answer: %v", code, err)
+		return rec
+	}
+	ans.Data = slices.DeleteFunc(ans.Data, func(e map[string]any) bool {
+		object, _ := e["object"].(string)
+		return strings.Contains(object, "CONSEGNA")
+	})
+	out := httptest.NewRecorder()
+	maps.Copy(out.Header(), rec.Header())
+	out.Header().Del("Content-Length")
+	var body any = ans
+	out.Code = http.StatusOK
+	if len(ans.Data) == 0 {
+		body, out.Code = map[string]any{"success": false, "message": "Result empty"}, http.StatusNotFound
+	}
+	if err := json.NewEncoder(out.Body).Encode(body); err != nil {
+		f.t.Errorf("poll %s: %v", code, err)
+	}
+	return out
 }
 
 // answers returns how many answers to POST /send had the status code (0:
@@ -279,6 +352,9 @@ func (c *relCall) forward() (rec *httptest.ResponseRecorder, dropped bool) {
 		}
 	}()
 	c.f.sb.ServeHTTP(rec, c.R)
+	if c.Kind == "poll" {
+		rec = c.f.holdBack(c.R, rec)
+	}
 	return rec, false
 }
 
@@ -397,7 +473,7 @@ func (f *relFixture) start(args ...string) (wait func() relResult) {
 	}
 	exited := make(chan struct{})
 	f.mu.Lock()
-	f.proc, f.exited = cmd.Process, exited
+	f.proc, f.exited, f.stderr = cmd.Process, exited, &stderr
 	f.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {
@@ -654,6 +730,53 @@ func (f *relFixture) listenAgain() error {
 	f.mu.Unlock()
 	old.Close()
 	return nil
+}
+
+// waitStderr waits until the running process has written want to its
+// standard error: the event a hook acts on next. It runs in the server's
+// goroutines, so it reports a hang with Errorf, not Fatal; the bound only
+// catches a hang, far beyond what any loaded machine needs.
+func (f *relFixture) waitStderr(want string) bool {
+	f.mu.Lock()
+	stderr, exited := f.stderr, f.exited
+	f.mu.Unlock()
+	if stderr == nil {
+		f.t.Errorf("no process to wait for %q from", want)
+		return false
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stderr.String(), want) {
+		select {
+		case <-exited:
+			if strings.Contains(stderr.String(), want) {
+				return true
+			}
+			f.t.Errorf("pecbatch exited without writing %q:\n%s", want, stderr.String())
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			f.t.Errorf("pecbatch did not write %q within a minute:\n%s", want, stderr.String())
+			return false
+		}
+	}
+	return true
+}
+
+// waitExited waits until the running process has ended.
+func (f *relFixture) waitExited() {
+	f.t.Helper()
+	f.mu.Lock()
+	exited := f.exited
+	f.mu.Unlock()
+	if exited == nil {
+		return
+	}
+	select {
+	case <-exited:
+	case <-time.After(time.Minute):
+		f.t.Error("pecbatch did not exit within a minute")
+	}
 }
 
 // signalRunning sends sig to the running pecbatch process.

@@ -72,34 +72,34 @@ func TestEsitiReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := findNode(doc, func(n *html.Node) bool { return n.Data == "html" })
-	if root == nil || nodeAttr(root, "lang") != "it" {
+	root := testutil.FindElement(doc, func(n *html.Node) bool { return n.Data == "html" })
+	if root == nil || testutil.Attr(root, "lang") != "it" {
 		t.Errorf("the page's language is not it")
 	}
 	// "Da ricontattare" comes first, before the totals.
-	main := findNode(doc, func(n *html.Node) bool { return n.Data == "main" })
+	main := testutil.FindElement(doc, func(n *html.Node) bool { return n.Data == "main" })
 	if main == nil {
 		t.Fatalf("no <main> in the DOM:\n%.2000s", res.DOM)
 	}
 	var sections []string
 	for c := main.FirstChild; c != nil; c = c.NextSibling {
 		if c.Type == html.ElementNode {
-			sections = append(sections, nodeAttr(c, "id"))
+			sections = append(sections, testutil.Attr(c, "id"))
 		}
 	}
 	if len(sections) == 0 || sections[0] != "undelivered" {
 		t.Fatalf("the sections of the page are %q, want undelivered first", sections)
 	}
-	first := findNode(main, func(n *html.Node) bool { return nodeAttr(n, "id") == "undelivered" })
-	if h2 := findNode(first, func(n *html.Node) bool { return n.Data == "h2" }); h2 == nil || nodeText(h2) != "Da ricontattare" {
+	first := testutil.FindElement(main, func(n *html.Node) bool { return testutil.Attr(n, "id") == "undelivered" })
+	if h2 := testutil.FindElement(first, func(n *html.Node) bool { return n.Data == "h2" }); h2 == nil || testutil.NodeText(h2) != "Da ricontattare" {
 		t.Errorf("the first section's title is not Da ricontattare")
 	}
 	got := map[string]string{}
-	walkNodes(first, func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "tr" && nodeAttr(n, "data-state") != "" {
-			addr := findNode(n, func(c *html.Node) bool { return nodeAttr(c, "class") == "addr" })
+	testutil.Walk(first, func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "tr" && testutil.Attr(n, "data-state") != "" {
+			addr := testutil.FindElement(n, func(c *html.Node) bool { return testutil.Attr(c, "class") == "addr" })
 			if addr != nil {
-				got[nodeText(addr)] = nodeAttr(n, "data-state")
+				got[testutil.NodeText(addr)] = testutil.Attr(n, "data-state")
 			}
 		}
 	})
@@ -116,14 +116,14 @@ func TestEsitiReportInChromium(t *testing.T) {
 			t.Errorf("Da ricontattare: %s is %q, want %q", addr, got[addr], st)
 		}
 	}
-	text := nodeText(first)
+	text := testutil.NodeText(first)
 	for _, w := range []string{"casella piena", "indirizzo inesistente o non valido", "inviare per raccomandata A/R",
 		"scaduta", "non consegnata", "consegna non certificabile", "Cosa fare"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("Da ricontattare lacks %q:\n%s", w, text)
 		}
 	}
-	all := nodeText(doc)
+	all := testutil.NodeText(doc)
 	for _, w := range []string{"Rapporto di consegna: esiti-sandbox", "Totali per stato", "Righe e ricevute"} {
 		if !strings.Contains(all, w) {
 			t.Errorf("the page lacks %q", w)
@@ -146,15 +146,15 @@ func TestEsitiReportInChromium(t *testing.T) {
 	}
 	italian := regexp.MustCompile(`^\d\d/\d\d/\d{4} \d\d:\d\d(:\d\d)?$`)
 	times := 0
-	walkNodes(doc, func(n *html.Node) {
+	testutil.Walk(doc, func(n *html.Node) {
 		if n.Type != html.ElementNode || n.Data != "time" {
 			return
 		}
 		times++
-		at, err := time.Parse(time.RFC3339, nodeAttr(n, "datetime"))
-		shown := nodeText(n)
+		at, err := time.Parse(time.RFC3339, testutil.Attr(n, "datetime"))
+		shown := testutil.NodeText(n)
 		if err != nil || !italian.MatchString(shown) {
-			t.Errorf("<time datetime=%q>%s</time>: not an Italian date (%v)", nodeAttr(n, "datetime"), shown, err)
+			t.Errorf("<time datetime=%q>%s</time>: not an Italian date (%v)", testutil.Attr(n, "datetime"), shown, err)
 			return
 		}
 		_, offset := at.Zone()
@@ -164,49 +164,10 @@ func TestEsitiReportInChromium(t *testing.T) {
 			layout = "02/01/2006 15:04"
 		}
 		if offset != romeOffset || shown != at.In(rome).Format(layout) {
-			t.Errorf("<time datetime=%q>%s</time>: not in Europe/Rome (%s)", nodeAttr(n, "datetime"), shown, at.In(rome).Format(layout))
+			t.Errorf("<time datetime=%q>%s</time>: not in Europe/Rome (%s)", testutil.Attr(n, "datetime"), shown, at.In(rome).Format(layout))
 		}
 	})
 	if times < 20 {
 		t.Errorf("%d times on the page, want the sends, receipts and outcomes of 8 rows", times)
 	}
-}
-
-func nodeAttr(n *html.Node, key string) string {
-	if n.Type != html.ElementNode {
-		return ""
-	}
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func walkNodes(n *html.Node, f func(*html.Node)) {
-	f(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walkNodes(c, f)
-	}
-}
-
-func findNode(n *html.Node, match func(*html.Node) bool) *html.Node {
-	var found *html.Node
-	walkNodes(n, func(c *html.Node) {
-		if found == nil && c.Type == html.ElementNode && match(c) {
-			found = c
-		}
-	})
-	return found
-}
-
-func nodeText(n *html.Node) string {
-	var b strings.Builder
-	walkNodes(n, func(c *html.Node) {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-		}
-	})
-	return b.String()
 }

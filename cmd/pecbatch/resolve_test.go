@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,6 +128,8 @@ func TestResolveThenCrash(t *testing.T) {
 	sb := sandbox.New(opts)
 	var mode atomic.Int32 // 0: pass, 1: 500 for R02, 2: R02 sent, its answer never comes
 	var hung atomic.Bool
+	inFlight := make(chan struct{}) // closed when R02's send hangs: the moment to kill
+	var hangOnce sync.Once
 	mode.Store(1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/send" && mode.Load() != 0 {
@@ -141,6 +144,7 @@ func TestResolveThenCrash(t *testing.T) {
 				}
 				sb.ServeHTTP(httptest.NewRecorder(), r)
 				hung.Store(true)
+				hangOnce.Do(func() { close(inFlight) })
 				<-r.Context().Done() // until the process is killed
 				return
 			}
@@ -161,7 +165,7 @@ func TestResolveThenCrash(t *testing.T) {
 	mode.Store(2)
 	procEnv := append(os.Environ(), "PECMASSIVA_URL="+srv.URL, "PECMASSIVA_TOKEN="+opts.Token,
 		"PEC_USERNAME="+opts.Username, "PEC_PASSWORD="+opts.Password)
-	code, out := crashRunPecbatch(t, bin, procEnv, 8*time.Second, "run", file, "--yes", "--report", "-")
+	code, out := killRunPecbatch(t, bin, procEnv, inFlight, "run", file, "--yes", "--report", "-")
 	if code != -1 || !hung.Load() {
 		t.Fatalf("the run was not killed during the send of row 2 (exit %d, in flight %v):\n%s", code, hung.Load(), out)
 	}

@@ -61,7 +61,7 @@ func startSandbox(t *testing.T, args ...string) (url string, out *lineWriter, st
 	case err := <-done:
 		cancel()
 		t.Fatalf("sandbox exited before listening: %v", err)
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // only a hang takes that long
 		cancel()
 		t.Fatal("sandbox did not start")
 	}
@@ -72,7 +72,7 @@ func startSandbox(t *testing.T, args ...string) (url string, out *lineWriter, st
 			cancel()
 			select {
 			case stopErr = <-done:
-			case <-time.After(10 * time.Second):
+			case <-time.After(time.Minute): // only a hang takes that long
 				stopErr = errors.New("sandbox did not stop")
 			}
 		})
