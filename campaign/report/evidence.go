@@ -271,9 +271,15 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 	a := attestazione{Row: row, Campaign: w.meta.Campaign, Sender: w.meta.Sender, JournalID: w.journalID,
 		Lines: w.src.lines[row.ID], loc: w.loc, Generated: w.when}
 	verified := msg != nil && msg.SHA256 == row.ContentSHA256
+	if verified && !sentSubject(row, msg.Subject, w.journalID) {
+		verified = false
+		reason = fmt.Sprintf("l'oggetto ricostruito oggi (%q) non è quello inviato (%q)", msg.Subject, row.Subject)
+	}
 	if verified {
 		var err error
-		if a.Subject, err = put("oggetto.txt", []byte(msg.Subject)); err != nil {
+		// The subject as sent is the journal's: the rendered subject, with
+		// the row's reference when sending.reference added it.
+		if a.Subject, err = put("oggetto.txt", []byte(row.Subject)); err != nil {
 			return err
 		}
 		if a.Body, err = put("corpo.html", msg.Body); err != nil {
@@ -299,17 +305,16 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 			return err
 		}
 	}
-	receipts, err := w.r.Receipts(ctx, row.ID)
+	receipts, files, err := w.rowReceipts(ctx, row)
 	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
+		return err
 	}
-	for i, rc := range receipts {
-		name := fmt.Sprintf("ricevuta-%02d-%s.txt", i+1, receiptLabel(rc.Kind))
-		sum, err := put(name, []byte(receiptText(rc, w.loc)))
+	for _, f := range files {
+		sum, err := put(f.name, f.data)
 		if err != nil {
 			return err
 		}
-		a.Receipts = append(a.Receipts, rowFile{Name: name, SHA256: sum})
+		a.Receipts = append(a.Receipts, rowFile{Name: f.name, SHA256: sum})
 	}
 	attempts, err := w.r.Attempts(ctx, row.ID)
 	if err != nil {
@@ -325,6 +330,40 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 	}
 	_, err = put("attestazione.html", page)
 	return err
+}
+
+// sentSubject reports whether the journal's subject of row (the one sent)
+// is subject as rendered now, alone or with the row's reference
+// (sending.reference: subject), which is not part of the content hash.
+func sentSubject(row journal.Row, subject, journalID string) bool {
+	return row.Subject == subject || row.Subject == subject+campaign.SubjectReference(journalID, row.Key)
+}
+
+// receiptFile is one receipt file of a row folder.
+type receiptFile struct {
+	name string
+	data []byte
+}
+
+// rowReceipts lists the receipt files of a row's folder: the one place
+// that says which receipts a pack holds. Today they are the API's
+// summaries from the journal, each a text file labelled as a summary; the
+// signed .eml receipts read from the mailbox are a second source that
+// slots in here. It also returns the journal's receipts, for the
+// timeline.
+func (w *evidenceWriter) rowReceipts(ctx context.Context, row journal.Row) ([]journal.StoredReceipt, []receiptFile, error) {
+	receipts, err := w.r.Receipts(ctx, row.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evidence: %w", err)
+	}
+	files := make([]receiptFile, 0, len(receipts))
+	for i, rc := range receipts {
+		files = append(files, receiptFile{
+			name: fmt.Sprintf("ricevuta-%02d-%s.txt", i+1, receiptLabel(rc.Kind)),
+			data: []byte(receiptText(rc, w.loc)),
+		})
+	}
+	return receipts, files, nil
 }
 
 // mismatchText is NON-CORRISPONDE.txt: why the message is not in the

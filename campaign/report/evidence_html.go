@@ -103,7 +103,7 @@ e non è in questa cartella (vedere NON-CORRISPONDE.txt). L'impronta del messagg
 <table>
 <colgroup><col style="width:30%"><col style="width:15%"><col style="width:18%"><col style="width:18%"><col style="width:19%"></colgroup>
 <tr><th>Destinatario</th><th>Stato</th><th>Consegna</th><th>Perfezionamento per il destinatario</th><th>Mancata consegna / errore</th></tr>
-{{range .Recipients}}<tr><td>{{.Address}}</td><td>{{.State}}</td><td>{{.Delivered}}</td><td>{{.Effective}}{{if .Night}}<br><span class="note">consegna tra le 21 e le 7: alle 7 (art. 147 c.p.c.)</span>{{end}}</td><td>{{.Failed}}{{with .Error}}<br>{{.}}{{end}}</td></tr>
+{{range .Recipients}}<tr><td>{{.Address}}</td><td>{{.State}}</td><td>{{.Delivered}}</td><td>{{with .Effective}}{{.}}{{else}}non avvenuto{{end}}{{if .Night}}<br><span class="note">consegna tra le 21 e le 7: alle 7 (art. 147 c.p.c.)</span>{{end}}</td><td>{{.Failed}}{{with .Error}}<br>{{.}}{{end}}</td></tr>
 {{end}}</table>
 <p class="note">La notifica si perfeziona per il mittente quando è generata la ricevuta di accettazione; per il destinatario quando
 è generata la ricevuta di avvenuta consegna, e se questa è generata tra le ore 21 e le ore 7 alle ore 7 del mattino (art. 147 c.p.c.).</p>
