@@ -53,7 +53,7 @@ var ErrNoRowsSelected = errors.New("no row sent among the rows selected")
 
 // SaveEvidence writes the evidence pack of the journal's sent rows (those
 // opts select) at packPath: a folder, or with opts.Zip a zip file, that
-// must not exist yet. See docs/report.md for its content.
+// must not exist yet. See docs/evidence.md for its content.
 func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts EvidenceOptions) (EvidenceResult, error) {
 	res := EvidenceResult{Path: packPath}
 	if opts.Messages == nil {
