@@ -45,6 +45,10 @@ type EvidenceResult struct {
 	Mismatched []int
 	// NotSent counts the selected rows never sent, left out of the pack.
 	NotSent int
+	// ManifestSHA256 is the hex SHA-256 of the pack's manifest.json, which
+	// lists the SHA-256 of every other file: recorded elsewhere (a
+	// protocol register, an e-mail), it vouches for the whole pack.
+	ManifestSHA256 string
 }
 
 // ErrNoRowsSelected is returned when the selection names no row that was
@@ -85,7 +89,9 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 		if err := w.writeRows(ctx, opts.Messages); err != nil {
 			return err
 		}
-		return w.p.manifest(Manifest{Campaign: meta.Campaign, Journal: r.ID(), CreatedAt: w.when.UTC(), Rows: len(src.rows)})
+		sum, err := w.p.manifest(Manifest{Campaign: meta.Campaign, Journal: r.ID(), CreatedAt: w.when.UTC(), Rows: len(src.rows)})
+		res.ManifestSHA256 = sum
+		return err
 	}
 	if opts.Zip {
 		err = WriteFile(packPath, func(f io.Writer) error {

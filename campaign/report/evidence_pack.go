@@ -119,16 +119,19 @@ func (p *pack) add(name string, data []byte) (string, error) {
 	return h, nil
 }
 
-// manifest writes manifest.json last: the files it lists are all written.
-func (p *pack) manifest(m Manifest) error {
+// manifest writes manifest.json last (the files it lists are all
+// written) and returns its hex SHA-256.
+func (p *pack) manifest(m Manifest) (string, error) {
 	m.Format = manifestFormat
 	m.Files = slices.Clone(p.files)
 	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return fmt.Errorf("evidence: manifest: %w", err)
+		return "", fmt.Errorf("evidence: manifest: %w", err)
 	}
-	return p.sink.put(ManifestName, append(b, '\n'))
+	b = append(b, '\n')
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), p.sink.put(ManifestName, b)
 }
 
 // VerifyResult is what VerifyEvidence found: the files whose content is
@@ -136,9 +139,12 @@ func (p *pack) manifest(m Manifest) error {
 // files it does not list. All are slash-separated paths, sorted.
 type VerifyResult struct {
 	Manifest Manifest
-	Changed  []string
-	Missing  []string
-	Extra    []string
+	// ManifestSHA256 is the hex SHA-256 of manifest.json as read: the one
+	// SaveEvidence returned when the pack is as it was made.
+	ManifestSHA256 string
+	Changed        []string
+	Missing        []string
+	Extra          []string
 }
 
 // OK reports whether every file is as the manifest says.
@@ -170,6 +176,8 @@ func verifyFS(fsys fs.FS) (VerifyResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("evidence: no readable %s: is this an evidence pack made by 'pecbatch evidence'? %w", ManifestName, err)
 	}
+	sum := sha256.Sum256(b)
+	res.ManifestSHA256 = hex.EncodeToString(sum[:])
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&res.Manifest); err != nil {

@@ -289,12 +289,16 @@ func TestEvidenceVerify(t *testing.T) {
 			if zipped {
 				path += ".zip"
 			}
-			if _, err := SaveEvidence(ctx, r, path, EvidenceOptions{Messages: messagesOf(msgs, nil), Zip: zipped, Now: evidenceNow}); err != nil {
+			res, err := SaveEvidence(ctx, r, path, EvidenceOptions{Messages: messagesOf(msgs, nil), Zip: zipped, Now: evidenceNow})
+			if err != nil {
 				t.Fatal(err)
 			}
 			v, err := VerifyEvidence(path)
 			if err != nil || !v.OK() || len(v.Manifest.Files) < 12 {
 				t.Fatalf("VerifyEvidence = %+v, %v; want ok", v, err)
+			}
+			if len(res.ManifestSHA256) != 64 || v.ManifestSHA256 != res.ManifestSHA256 {
+				t.Errorf("manifest.json's SHA-256: %q when written, %q when verified", res.ManifestSHA256, v.ManifestSHA256)
 			}
 		})
 	}
@@ -418,5 +422,30 @@ func TestAttestazioneGolden(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("the attestazione lacks %q", want)
 		}
+	}
+}
+
+// TestSentSubject: the subject written as sent is the journal's when it is
+// the subject rendered now, alone or with the row's reference; any other
+// journaled subject means the message is not the one sent.
+func TestSentSubject(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef"
+	ref := campaign.SubjectReference(id, "PRAT-1")
+	for _, c := range []struct {
+		name, journaled, now string
+		want                 bool
+	}{
+		{"plain", "Avviso n. 1", "Avviso n. 1", true},
+		{"with the reference", "Avviso n. 1" + ref, "Avviso n. 1", true},
+		{"another row's reference", "Avviso n. 1" + campaign.SubjectReference(id, "PRAT-2"), "Avviso n. 1", false},
+		{"another journal's reference", "Avviso n. 1" + campaign.SubjectReference("ffff", "PRAT-1"), "Avviso n. 1", false},
+		{"changed", "Avviso n. 1", "Avviso n. 2", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			row := journal.Row{Key: "PRAT-1", Subject: c.journaled}
+			if got := sentSubject(row, c.now, id); got != c.want {
+				t.Errorf("sentSubject(%q, %q) = %v, want %v", c.journaled, c.now, got, c.want)
+			}
+		})
 	}
 }

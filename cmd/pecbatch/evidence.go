@@ -110,8 +110,9 @@ func runEvidenceVerify(g *globalOptions, dir string) error {
 		return fmt.Errorf("evidence verify: %s: %d changed, %d missing, %d not in the manifest: %w",
 			dir, len(res.Changed), len(res.Missing), len(res.Extra), errEvidenceMismatch)
 	}
-	fmt.Fprintf(g.stdout, "ok: %d files match the manifest (campaign %s, journal %s, made %s)\n",
-		len(res.Manifest.Files), res.Manifest.Campaign, res.Manifest.Journal, res.Manifest.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(g.stdout, "ok: %d files match the manifest (campaign %s, journal %s, made %s)\nSHA-256 of %s: %s\n",
+		len(res.Manifest.Files), res.Manifest.Campaign, res.Manifest.Journal, res.Manifest.CreatedAt.Format(time.RFC3339),
+		report.ManifestName, res.ManifestSHA256)
 	return nil
 }
 
@@ -171,6 +172,8 @@ func runEvidence(ctx context.Context, g *globalOptions, o *evidenceOptions) erro
 	if res.NotSent > 0 {
 		fmt.Fprintf(g.stderr, "%d selected row(s) not sent yet: left out\n", res.NotSent)
 	}
+	fmt.Fprintf(g.stderr, "%d row(s); SHA-256 of %s: %s (keep it apart from the pack: it vouches for every file)\n",
+		res.Rows, report.ManifestName, res.ManifestSHA256)
 	fmt.Fprintln(g.stdout, res.Path)
 	return nil
 }

@@ -85,7 +85,11 @@ func TestEvidenceEsiti(t *testing.T) {
 	run("run", exitRowsFailed, "run", file, "--sandbox", "--yes")
 
 	pack := filepath.Join(dir, "pack")
-	run("evidence", exitOK, "evidence", file, "--sandbox", "-o", pack)
+	_, stderr := run("evidence", exitOK, "evidence", file, "--sandbox", "-o", pack)
+	manifestSum := regexp.MustCompile(`SHA-256 of manifest.json: ([0-9a-f]{64})\b`).FindStringSubmatch(stderr)
+	if manifestSum == nil {
+		t.Fatalf("evidence does not print the manifest's SHA-256:\n%s", stderr)
+	}
 	folders := packFolders(t, pack)
 	want := []string{"1-consegna@pec.sandbox.test", "2-casella@invalid.sandbox.test", "3-casella@full.sandbox.test",
 		"4-casella@slow.sandbox.test", "5-casella@expire.sandbox.test", "6-casella@ordinary.sandbox.test",
@@ -134,7 +138,8 @@ func TestEvidenceEsiti(t *testing.T) {
 
 	t.Run("verify", func(t *testing.T) {
 		stdout, _ := run("verify", exitOK, "evidence", "verify", pack)
-		if !strings.HasPrefix(stdout, "ok: ") || !strings.Contains(stdout, "campaign esiti-sandbox") {
+		if !strings.HasPrefix(stdout, "ok: ") || !strings.Contains(stdout, "campaign esiti-sandbox") ||
+			!strings.Contains(stdout, "SHA-256 of manifest.json: "+manifestSum[1]+"\n") {
 			t.Errorf("verify says:\n%s", stdout)
 		}
 	})
