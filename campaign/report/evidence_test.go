@@ -243,7 +243,7 @@ func TestEvidencePack(t *testing.T) {
 	}
 	tl := readPack(t, dir, "2-PRAT_002/timeline.txt")
 	for _, want := range []string{"intento di invio registrato", "messaggio inviato all'API", "ricevuta MANCATA-CONSEGNA per casella@invalid.example.it",
-		"non consegnata a casella@invalid.example.it"} {
+		"non consegnata a casella@invalid.example.it", "ricevute elaborate (nuove: 1); stato della riga: non consegnata"} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
 		}

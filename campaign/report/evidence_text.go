@@ -143,7 +143,9 @@ func timeline(row journal.Row, lines []journal.ReportRow, events []journal.Event
 			continue // from decisions, in words
 		}
 		what := eventLabel(e.Kind)
-		if d := compactDetail(e.Detail); d != "" {
+		if t, ok := trackedDetail(e); ok {
+			what += t
+		} else if d := compactDetail(e.Detail); d != "" {
 			what += " " + d
 		}
 		steps = append(steps, step{e.At, what})
@@ -198,6 +200,19 @@ func timeline(row journal.Row, lines []journal.ReportRow, events []journal.Event
 	}
 	slices.SortStableFunc(steps, func(a, b step) int { return a.At.Compare(b.At) })
 	return steps
+}
+
+// trackedDetail says in Italian what a tracked event's detail holds: how
+// many receipts were new and the row's state after them.
+func trackedDetail(e journal.Event) (string, bool) {
+	var d struct {
+		Receipts *int          `json:"receipts"`
+		To       journal.State `json:"to"`
+	}
+	if e.Kind != journal.EventTracked || json.Unmarshal(e.Detail, &d) != nil || d.Receipts == nil || d.To == "" {
+		return "", false
+	}
+	return fmt.Sprintf(" (nuove: %d); stato della riga: %s", *d.Receipts, printer(Italian).Sprintf("state."+string(d.To))), true
 }
 
 // compactDetail writes an event's JSON detail on one line, "" when empty.
