@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/message"
+
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/journal"
 )
@@ -83,7 +85,7 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 		now = opts.Now
 	}
 	w := &evidenceWriter{r: r, src: src, meta: meta, loc: Options{Location: opts.Location}.location(),
-		when: now(), journalID: r.ID(), used: map[string]bool{}}
+		when: now(), journalID: r.ID(), used: map[string]bool{}, it: printer(Italian)}
 	write := func(s sink) error {
 		w.p = newPack(s)
 		if err := w.writeRows(ctx, opts.Messages); err != nil {
@@ -102,7 +104,7 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 			return zw.Close()
 		})
 	} else {
-		err = writeDir(packPath, func(root string) error { return write(dirSink{root: root}) })
+		err = writeDir(packPath, func(root string) error { return write(&dirSink{root: root, made: map[string]bool{}}) })
 	}
 	if err != nil {
 		return res, err
@@ -212,6 +214,9 @@ type evidenceWriter struct {
 	p          *pack
 	used       map[string]bool // folder names, lower-cased
 	mismatched []int
+	// it words states in Italian; built once: a printer compiles the
+	// whole catalogue.
+	it *message.Printer
 }
 
 // writeRows renders the selected rows now, one at a time, and writes each
@@ -275,7 +280,7 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 	dir := uniqueName(safeName(fmt.Sprintf("%d-%s", row.RowNumber, row.Key)), w.used)
 	put := func(name string, data []byte) (string, error) { return w.p.add(dir+"/"+name, data) }
 	a := attestazione{Row: row, Campaign: w.meta.Campaign, Sender: w.meta.Sender, JournalID: w.journalID,
-		Lines: w.src.lines[row.ID], loc: w.loc, Generated: w.when}
+		Lines: w.src.lines[row.ID], loc: w.loc, Generated: w.when, p: w.it}
 	verified := msg != nil && msg.SHA256 == row.ContentSHA256
 	if verified && !sentSubject(row, msg.Subject, w.journalID) {
 		verified = false
@@ -326,7 +331,7 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 	if err != nil {
 		return fmt.Errorf("evidence: %w", err)
 	}
-	tl := timeline(row, a.Lines, w.src.events[row.ID], w.src.decisions[row.ID], attempts, receipts)
+	tl := timeline(w.it, row, a.Lines, w.src.events[row.ID], w.src.decisions[row.ID], attempts, receipts)
 	if _, err := put("timeline.txt", []byte(timelineText(row, tl, w.loc))); err != nil {
 		return err
 	}

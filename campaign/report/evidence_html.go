@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"time"
 
+	"golang.org/x/text/message"
+
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -21,6 +23,7 @@ type attestazione struct {
 	Attachments      []rowFile
 	Receipts         []rowFile
 	loc              *time.Location
+	p                *message.Printer // Italian
 }
 
 // attestazioneRecipient is one line of the page's table.
@@ -30,10 +33,9 @@ type attestazioneRecipient struct {
 }
 
 func (a attestazione) render() ([]byte, error) {
-	p := printer(Italian)
 	var recipients []attestazioneRecipient
 	for _, l := range a.Lines {
-		r := attestazioneRecipient{Address: l.Recipient, State: p.Sprintf("state." + string(l.State)),
+		r := attestazioneRecipient{Address: l.Recipient, State: a.p.Sprintf("state." + string(l.State)),
 			Delivered: formatTime(l.DeliveredAt, a.loc), Failed: formatTime(l.FailedAt, a.loc), Error: l.Error}
 		if !l.DeliveredAt.IsZero() {
 			eff := EffectiveForRecipient(l.DeliveredAt, a.loc)
@@ -44,7 +46,7 @@ func (a attestazione) render() ([]byte, error) {
 	data := map[string]any{
 		"A": a, "Recipients": recipients, "Zone": a.loc.String(),
 		"Submitted": formatTime(a.Row.SubmittedAt, a.loc), "Accepted": formatTime(a.Row.AcceptedAt, a.loc),
-		"Generated": formatTime(a.Generated, a.loc), "RowState": p.Sprintf("state." + string(a.Row.State)),
+		"Generated": formatTime(a.Generated, a.loc), "RowState": a.p.Sprintf("state." + string(a.Row.State)),
 	}
 	var b bytes.Buffer
 	if err := attestazioneTemplate.Execute(&b, data); err != nil {

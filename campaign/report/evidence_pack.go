@@ -56,12 +56,18 @@ type sink interface {
 
 // dirSink writes files under root, readable by their owner only: a pack
 // holds personal data and the messages themselves.
-type dirSink struct{ root string }
+type dirSink struct {
+	root string
+	made map[string]bool // folders created already: a pack has tens of thousands of files
+}
 
-func (d dirSink) put(name string, data []byte) error {
+func (d *dirSink) put(name string, data []byte) error {
 	p := filepath.Join(d.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("evidence: %w", err)
+	if dir := filepath.Dir(p); !d.made[dir] {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+		d.made[dir] = true
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

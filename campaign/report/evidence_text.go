@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/message"
+
 	"github.com/pecbatch/pecbatch/journal"
 )
 
@@ -135,7 +137,7 @@ func eventLabel(kind string) string {
 // timeline puts together a row's history: its events, the operator's
 // decisions, the receipts, each recipient's outcome and the previous
 // attempts, by time.
-func timeline(row journal.Row, lines []journal.ReportRow, events []journal.Event, decisions []journal.OperatorDecision,
+func timeline(it *message.Printer, row journal.Row, lines []journal.ReportRow, events []journal.Event, decisions []journal.OperatorDecision,
 	attempts []journal.Attempt, receipts []journal.StoredReceipt) []step {
 	var steps []step
 	for _, e := range events {
@@ -143,7 +145,7 @@ func timeline(row journal.Row, lines []journal.ReportRow, events []journal.Event
 			continue // from decisions, in words
 		}
 		what := eventLabel(e.Kind)
-		if t, ok := trackedDetail(e); ok {
+		if t, ok := trackedDetail(it, e); ok {
 			what += t
 		} else if d := compactDetail(e.Detail); d != "" {
 			what += " " + d
@@ -204,7 +206,7 @@ func timeline(row journal.Row, lines []journal.ReportRow, events []journal.Event
 
 // trackedDetail says in Italian what a tracked event's detail holds: how
 // many receipts were new and the row's state after them.
-func trackedDetail(e journal.Event) (string, bool) {
+func trackedDetail(it *message.Printer, e journal.Event) (string, bool) {
 	var d struct {
 		Receipts *int          `json:"receipts"`
 		To       journal.State `json:"to"`
@@ -212,7 +214,7 @@ func trackedDetail(e journal.Event) (string, bool) {
 	if e.Kind != journal.EventTracked || json.Unmarshal(e.Detail, &d) != nil || d.Receipts == nil || d.To == "" {
 		return "", false
 	}
-	return fmt.Sprintf(" (nuove: %d); stato della riga: %s", *d.Receipts, printer(Italian).Sprintf("state."+string(d.To))), true
+	return fmt.Sprintf(" (nuove: %d); stato della riga: %s", *d.Receipts, it.Sprintf("state."+string(d.To))), true
 }
 
 // compactDetail writes an event's JSON detail on one line, "" when empty.
