@@ -52,7 +52,9 @@ folder named after the row's number and key with:
 
 manifest.json, at the top, lists the SHA-256 of every file, the campaign,
 the journal's identity and when the pack was made; 'pecbatch evidence
-verify DIR' checks them again.
+verify DIR' checks them again. evidence prints the SHA-256 of manifest.json
+itself: record it apart from the pack (a protocol register, a mail to the
+lawyer) and it vouches for every file.
 
 The pack goes next to the journal as <campaign name>-evidence unless -o
 names it; --zip writes one .zip file instead of a folder. An existing pack
@@ -81,7 +83,8 @@ func newEvidenceVerifyCommand(g *globalOptions) *cobra.Command {
 		Long: `verify recomputes the SHA-256 of every file of an evidence pack (a folder,
 or the .zip that --zip wrote) and compares them with its manifest.json. It
 names each file changed, missing or not in the manifest, and exits with
-status 1 when there is any.`,
+status 1 when there is any; it prints the SHA-256 of manifest.json, to
+compare with the one evidence printed.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEvidenceVerify(g, args[0])
