@@ -272,6 +272,9 @@ func (w *evidenceWriter) writeRows(ctx context.Context, messages func(context.Co
 // rowFile is one file of a row folder, for the attestazione's hashes.
 type rowFile struct {
 	Name, SHA256 string
+	// Sent is the attachment's name as sent when the file's name had to
+	// differ (characters Windows refuses, a clash), else "".
+	Sent string
 }
 
 // writeRow writes one row's folder. msg is the row rendered now (nil when
@@ -303,7 +306,11 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 			if err != nil {
 				return err
 			}
-			a.Attachments = append(a.Attachments, rowFile{Name: name, SHA256: sum})
+			f := rowFile{Name: name, SHA256: sum}
+			if name != "allegati/"+at.Name {
+				f.Sent = at.Name
+			}
+			a.Attachments = append(a.Attachments, f)
 		}
 	} else {
 		w.mismatched = append(w.mismatched, row.RowNumber)

@@ -117,7 +117,7 @@ e non è in questa cartella (vedere NON-CORRISPONDE.txt). L'impronta del messagg
 <tr><td>Messaggio inviato (impronta pecbatch del contenuto, registrata all'invio)</td><td class="hash">{{.A.Row.ContentSHA256}}</td></tr>
 {{if not .A.Mismatch}}<tr><td>oggetto.txt</td><td class="hash">{{.A.Subject}}</td></tr>
 <tr><td>corpo.html</td><td class="hash">{{.A.Body}}</td></tr>
-{{range .A.Attachments}}<tr><td>{{.Name}}</td><td class="hash">{{.SHA256}}</td></tr>
+{{range .A.Attachments}}<tr><td>{{.Name}}{{with .Sent}}<br><span class="note">inviato con il nome «{{.}}»</span>{{end}}</td><td class="hash">{{.SHA256}}</td></tr>
 {{end}}{{end}}{{range .A.Receipts}}<tr><td>{{.Name}}</td><td class="hash">{{.SHA256}}</td></tr>
 {{end}}</table>
 

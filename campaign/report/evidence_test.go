@@ -418,7 +418,7 @@ func TestAttestazioneGolden(t *testing.T) {
 	}
 	page := readPack(t, dir, "1-PRAT-001/attestazione.html")
 	for _, want := range []string{"10/03/2026 14:00:07 CET", "10/03/2026 22:40:00 CET", "11/03/2026 07:00:00 CET",
-		"consegna tra le 21 e le 7", "non sono state raccolte", msgs[0].SHA256} {
+		"consegna tra le 21 e le 7", "non sono state raccolte", msgs[0].SHA256, "inviato con il nome «informativa:privacy.txt»"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the attestazione lacks %q", want)
 		}
