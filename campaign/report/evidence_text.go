@@ -78,7 +78,7 @@ func receiptText(rc journal.StoredReceipt, loc *time.Location) string {
 	}
 	field("Tipo", receiptLabel(rc.Kind)+" ("+rc.Kind+")")
 	field("Id del messaggio", rc.Code)
-	field("Data (come data dall'API)", rc.DateText)
+	field("Data (testo dell'API)", rc.DateText)
 	field("Data (Europe/Rome)", formatTime(rc.Date, loc))
 	field("Destinatario interessato", rc.Addressee)
 	field("Mittente della ricevuta", rc.Sender)
