@@ -55,8 +55,10 @@ func (a attestazione) render() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// attestazioneTemplate fits one A4 page: no scripts, no network, print
-// colours only where they carry meaning.
+// attestazioneTemplate fits one A4 page for a row of up to four
+// recipients; a longer one goes on over more pages, each numbered, the
+// tables' headings repeated. No scripts, no network, print colours only
+// where they carry meaning.
 var attestazioneTemplate = template.Must(template.New("attestazione").Parse(`<!DOCTYPE html>
 <html lang="it">
 <head>
@@ -64,7 +66,9 @@ var attestazioneTemplate = template.Must(template.New("attestazione").Parse(`<!D
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Attestazione di invio PEC — riga {{.A.Row.RowNumber}}</title>
 <style>
-@page { size: A4; margin: 14mm 12mm; }
+@page { size: A4; margin: 14mm 12mm;
+  @bottom-right { content: "Attestazione riga {{.A.Row.RowNumber}} \2014  pagina " counter(page) " di " counter(pages);
+    font-family: "DejaVu Sans", Arial, sans-serif; font-size: 7pt; } }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 9pt; color: #000; margin: 0; line-height: 1.3; }
 main { max-width: 186mm; margin: 0 auto; page-break-after: always; break-after: page; }
@@ -104,7 +108,7 @@ e non è in questa cartella (vedere NON-CORRISPONDE.txt). L'impronta del messagg
 <h2>Destinatari</h2>
 <table>
 <colgroup><col style="width:30%"><col style="width:15%"><col style="width:18%"><col style="width:18%"><col style="width:19%"></colgroup>
-<tr><th>Destinatario</th><th>Stato</th><th>Consegna</th><th>Perfezionamento per il destinatario</th><th>Mancata consegna / errore</th></tr>
+<thead><tr><th>Destinatario</th><th>Stato</th><th>Consegna</th><th>Perfezionamento per il destinatario</th><th>Mancata consegna / errore</th></tr></thead>
 {{range .Recipients}}<tr><td>{{.Address}}</td><td>{{.State}}</td><td>{{.Delivered}}</td><td>{{with .Effective}}{{.}}{{else}}non avvenuto{{end}}{{if .Night}}<br><span class="note">consegna tra le 21 e le 7: alle 7 (art. 147 c.p.c.)</span>{{end}}</td><td>{{.Failed}}{{with .Error}}<br>{{.}}{{end}}</td></tr>
 {{end}}</table>
 <p class="note">La notifica si perfeziona per il mittente quando è generata la ricevuta di accettazione; per il destinatario quando
@@ -113,7 +117,7 @@ e non è in questa cartella (vedere NON-CORRISPONDE.txt). L'impronta del messagg
 <h2>Impronte SHA-256</h2>
 <table>
 <colgroup><col style="width:38%"><col style="width:62%"></colgroup>
-<tr><th>Elemento</th><th>SHA-256</th></tr>
+<thead><tr><th>Elemento</th><th>SHA-256</th></tr></thead>
 <tr><td>Messaggio inviato (impronta pecbatch del contenuto, registrata all'invio)</td><td class="hash">{{.A.Row.ContentSHA256}}</td></tr>
 {{if not .A.Mismatch}}<tr><td>oggetto.txt</td><td class="hash">{{.A.Subject}}</td></tr>
 <tr><td>corpo.html</td><td class="hash">{{.A.Body}}</td></tr>
