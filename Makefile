@@ -36,7 +36,7 @@ GOLANGCI_LINT ?= GOFLAGS= $(GO) run github.com/golangci/golangci-lint/v2/cmd/gol
 lint:
 	$(GOLANGCI_LINT) run ./...
 
-# What the tests need beyond Go (chromium, python3 or sqlite3): installed with
+# What the tests need beyond Go (chromium, python3): installed with
 # apt-get when run as root, else the command to run is printed.
 test-deps:
 	bash scripts/test-deps.sh

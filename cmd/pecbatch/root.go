@@ -118,6 +118,7 @@ Start with 'pecbatch init DIR' for a working example campaign, check it with
 		newValidateCommand(g),
 		newPreviewCommand(g),
 		newReportCommand(g),
+		newEvidenceCommand(g),
 		newSandboxCommand(g),
 		newRunCommand(g),
 		newPollCommand(g),

@@ -28,6 +28,23 @@ type ChromiumResult struct {
 // (scripts/test-deps.sh installs chromium).
 func Chromium(t testing.TB, file, screenshot string, width, height int) ChromiumResult {
 	t.Helper()
+	args := []string{"--dump-dom"}
+	if screenshot != "" {
+		args = append(args, "--screenshot="+screenshot, fmt.Sprintf("--window-size=%d,%d", width, height))
+	}
+	return runChromium(t, file, args)
+}
+
+// ChromiumPDF prints file to pdf as headless Chromium's --print-to-pdf
+// does (the page's own @page size and margins, no header or footer), with
+// the same browser and settings as Chromium.
+func ChromiumPDF(t testing.TB, file, pdf string) ChromiumResult {
+	t.Helper()
+	return runChromium(t, file, []string{"--no-pdf-header-footer", "--print-to-pdf=" + pdf})
+}
+
+func runChromium(t testing.TB, file string, extra []string) ChromiumResult {
+	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium is not on PATH (%v): install Debian's chromium (apt-get install chromium, or scripts/test-deps.sh) to run the HTML report's browser tests", err)
@@ -41,11 +58,8 @@ func Chromium(t testing.TB, file, screenshot string, width, height int) Chromium
 		// No host name resolves: whatever the page or the browser itself
 		// tried, nothing leaves the machine.
 		"--host-resolver-rules=MAP * ~NOTFOUND", "--hide-scrollbars",
-		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom"}
-	if screenshot != "" {
-		args = append(args, "--screenshot="+screenshot, fmt.Sprintf("--window-size=%d,%d", width, height))
-	}
-	args = append(args, "file://"+filepath.ToSlash(abs))
+		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}
+	args = append(append(args, extra...), "file://"+filepath.ToSlash(abs))
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
