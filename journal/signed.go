@@ -17,7 +17,7 @@ const (
 	// row; detail {"sha256":...,"kind":...,"signature":...}.
 	EventSignedReceipt = "signed_receipt"
 	// EventSignedConflict: a usable signed receipt says something else
-	// than a recipient's final state, which is kept (RecordSignedConflict);
+	// than a recipient's final state, which is kept (ApplySignedOutcomes);
 	// detail {"sha256":...,"address":...,"state":...,"signed":...}.
 	EventSignedConflict = "signed_conflict"
 )
@@ -218,20 +218,6 @@ func rowOfCode(tx *wtx, code string) (int64, error) {
 	return id, err
 }
 
-// RecordSignedConflict records that a usable signed receipt (sha256) says
-// signed ("delivered", "failed", ...) of address, whose final state is
-// state: the state is kept (final is final), the event is what a person
-// looks at.
-func (j *Journal) RecordSignedConflict(ctx context.Context, rowID int64, sha, address string, state RecipientState, signed string) error {
-	return j.write(ctx, "record signed conflict", func(tx *wtx, now int64) error {
-		if _, err := loadCurrent(ctx, tx, rowID); err != nil {
-			return err
-		}
-		return insertEvent(ctx, tx, now, rowID, EventSignedConflict, map[string]any{
-			"sha256": sha, "address": strings.ToLower(address), "state": state, "signed": signed})
-	})
-}
-
 const signedColumns = `sha256, row_id, code, uidvalidity, uid, subject, kind, has_daticert, tipo, errore,
 	consegna, errore_esteso, identificativo, msgid, data, daticert_error, signature, signer, signature_detail,
 	agrees, fetched_at`
@@ -258,6 +244,9 @@ func scanSigned(q interface{ Scan(...any) error }) (StoredSignedReceipt, error) 
 // SignedReceiptsFor returns the signed receipts of a row, in the order
 // they were stored, without their raw bytes (SignedReceiptRaw has them).
 func (r *Reader) SignedReceiptsFor(ctx context.Context, rowID int64) ([]StoredSignedReceipt, error) {
+	if ok, err := r.hasSigned(ctx); !ok || err != nil {
+		return nil, err
+	}
 	q, err := r.db.QueryContext(ctx, `SELECT `+signedColumns+` FROM signed_receipts WHERE row_id = ?
 		ORDER BY fetched_at, uidvalidity, uid, sha256`, rowID)
 	if err != nil {
@@ -310,6 +299,9 @@ func (r *Reader) SignedCursor(ctx context.Context) (SignedCursor, error) {
 // and the contradictions with final states recorded.
 func (r *Reader) SignedSummary(ctx context.Context) (SignedSummary, error) {
 	var s SignedSummary
+	if ok, err := r.hasSigned(ctx); !ok || err != nil {
+		return s, err
+	}
 	err := r.db.QueryRowContext(ctx, `SELECT count(*),
 		coalesce(sum(signature NOT IN ('valid', 'valid-untrusted') OR agrees = 0 OR has_daticert = 0), 0),
 		(SELECT count(*) FROM events WHERE kind = 'signed_conflict')
@@ -318,4 +310,87 @@ func (r *Reader) SignedSummary(ctx context.Context) (SignedSummary, error) {
 		return s, fmt.Errorf("journal: signed summary: %w", err)
 	}
 	return s, nil
+}
+
+// SignedOutcome is what a usable signed receipt (SHA256) decides of one
+// recipient of its row.
+type SignedOutcome struct {
+	Outcome
+	SHA256 string
+}
+
+// SignedApplied tells what ApplySignedOutcomes did.
+type SignedApplied struct {
+	Applied
+	// Conflicts is how many outcomes contradicted a final recipient state
+	// and were recorded (EventSignedConflict) rather than applied, this
+	// call; a contradiction recorded before is not recorded again.
+	Conflicts int
+}
+
+// ApplySignedOutcomes applies, in one transaction, what the row's signed
+// receipts decide of its recipients, as ApplyReceipts applies outcomes
+// (forward only, the row's state derived from its recipients). An outcome
+// for a recipient whose state is final and other than the outcome's is
+// never applied: it is recorded once per receipt and address as an
+// EventSignedConflict, for a person to look at. The row must be tracked
+// (it has a message id), else ErrConflict.
+func (j *Journal) ApplySignedOutcomes(ctx context.Context, rowID int64, outcomes []SignedOutcome) (SignedApplied, error) {
+	var out SignedApplied
+	err := j.write(ctx, "apply signed outcomes", func(tx *wtx, now int64) error {
+		c, err := loadCurrent(ctx, tx, rowID)
+		if err != nil {
+			return err
+		}
+		out.Conflicts = 0
+		var apply []Outcome
+		for _, o := range outcomes {
+			addr := strings.ToLower(strings.TrimSpace(o.Address))
+			var st RecipientState
+			err := tx.queryRow("SELECT state FROM recipients WHERE row_id = ? AND address = ?", c.id, addr).Scan(&st)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %s is not a recipient of row %d (key %q)", ErrConflict, addr, c.rowNumber, c.key)
+			}
+			if err != nil {
+				return err
+			}
+			if !st.Final() || st == o.State {
+				apply = append(apply, o.Outcome)
+				continue
+			}
+			if !o.State.Final() {
+				continue // a warning after the outcome: nothing to contradict
+			}
+			var seen int
+			if err := tx.queryRow(`SELECT count(*) FROM events WHERE row_id = ? AND kind = 'signed_conflict'
+				AND json_extract(detail, '$.sha256') = ? AND json_extract(detail, '$.address') = ?`,
+				c.id, o.SHA256, addr).Scan(&seen); err != nil {
+				return err
+			}
+			if seen > 0 {
+				continue
+			}
+			if err := insertEvent(ctx, tx, now, c.id, EventSignedConflict, map[string]any{
+				"sha256": o.SHA256, "address": addr, "state": st, "signed": o.State}); err != nil {
+				return err
+			}
+			out.Conflicts++
+		}
+		out.Applied, err = j.applyReceiptsTx(ctx, tx, now, rowID, nil, apply)
+		return err
+	})
+	if err != nil {
+		return SignedApplied{}, err
+	}
+	return out, nil
+}
+
+// hasSigned reports whether the journal has the signed receipts (schema
+// v8): a reader does not migrate the file a run of an older pecbatch left.
+func (r *Reader) hasSigned(ctx context.Context) (bool, error) {
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'signed_receipts'").Scan(&n); err != nil {
+		return false, fmt.Errorf("journal: signed receipts: %w", err)
+	}
+	return n == 1, nil
 }

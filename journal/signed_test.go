@@ -75,8 +75,18 @@ func TestAddSignedReceipts(t *testing.T) {
 	if _, err := j.SignedReceiptRaw(ctx, foreign.SHA256); !errors.Is(err, ErrNotFound) {
 		t.Errorf("raw of a receipt not stored: %v, want ErrNotFound", err)
 	}
-	if err := j.RecordSignedConflict(ctx, row0.ID, good.SHA256, "dest0@pec.example.it", RecipientFailed, "delivered"); err != nil {
+	// Another part of the code finalised the recipient as failed: the
+	// signed delivery is recorded as a conflict, once, never applied.
+	addr := newRow(0).Recipients[0]
+	if _, err := j.ApplyReceipts(ctx, row0.ID, nil, []Outcome{{Address: addr, State: RecipientFailed, Error: "x"}}); err != nil {
 		t.Fatal(err)
+	}
+	for want := range []int{1, 0} {
+		res, err := j.ApplySignedOutcomes(ctx, row0.ID, []SignedOutcome{{Outcome: Outcome{Address: strings.ToUpper(addr),
+			State: RecipientDelivered}, SHA256: good.SHA256}})
+		if err != nil || res.Conflicts != 1-want || res.State != StateFailed {
+			t.Fatalf("ApplySignedOutcomes on a final recipient = %+v, %v; want %d conflict, failed kept", res, err, 1-want)
+		}
 	}
 	if s, err := j.SignedSummary(ctx); err != nil || s != (SignedSummary{Stored: 3, Problems: 2, Conflicts: 1}) {
 		t.Errorf("SignedSummary = %+v, %v", s, err)
