@@ -87,6 +87,21 @@ type SignedCursor struct {
 	UIDValidity, LastUID uint32
 }
 
+// SignedCursorAt is the cursor and when it was stored (zero: never).
+func (r *Reader) SignedCursorAt(ctx context.Context) (SignedCursor, time.Time, error) {
+	var c SignedCursor
+	var at sql.NullInt64
+	err := r.db.QueryRowContext(ctx, "SELECT uidvalidity, last_uid, updated_at FROM imap_cursor WHERE id = 1").
+		Scan(&c.UIDValidity, &c.LastUID, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SignedCursor{}, time.Time{}, nil
+	}
+	if err != nil {
+		return c, time.Time{}, fmt.Errorf("journal: signed cursor: %w", err)
+	}
+	return c, fromMillis(at), nil
+}
+
 // SignedSummary counts the signed receipts of a journal.
 type SignedSummary struct {
 	// Stored is every signed receipt stored; Problems those with an invalid
@@ -284,15 +299,8 @@ func (r *Reader) SignedReceiptRaw(ctx context.Context, sha string) ([]byte, erro
 // SignedCursor returns where the last fetch of the mailbox stopped; the
 // zero cursor when the mailbox was never read.
 func (r *Reader) SignedCursor(ctx context.Context) (SignedCursor, error) {
-	var c SignedCursor
-	err := r.db.QueryRowContext(ctx, "SELECT uidvalidity, last_uid FROM imap_cursor WHERE id = 1").Scan(&c.UIDValidity, &c.LastUID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return SignedCursor{}, nil
-	}
-	if err != nil {
-		return c, fmt.Errorf("journal: signed cursor: %w", err)
-	}
-	return c, nil
+	c, _, err := r.SignedCursorAt(ctx)
+	return c, err
 }
 
 // SignedSummary counts the journal's signed receipts, those with problems
@@ -393,4 +401,37 @@ func (r *Reader) hasSigned(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("journal: signed receipts: %w", err)
 	}
 	return n == 1, nil
+}
+
+// SendCode is a message id this journal owns: its row, and when that
+// send started and was recorded submitted (zero for a retried attempt's).
+type SendCode struct {
+	RowID                  int64
+	SendingAt, SubmittedAt time.Time
+}
+
+// SendCodes maps every message id this journal owns, current or of a
+// retried attempt, to its row: the receipts worth fetching.
+func (r *Reader) SendCodes(ctx context.Context) (map[string]SendCode, error) {
+	q, err := r.db.QueryContext(ctx, `SELECT message_id, id, sending_at, submitted_at FROM rows WHERE message_id IS NOT NULL
+		UNION ALL SELECT message_id, row_id, NULL, NULL FROM attempts WHERE message_id IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("journal: send codes: %w", err)
+	}
+	defer q.Close()
+	out := map[string]SendCode{}
+	for q.Next() {
+		var code string
+		var c SendCode
+		var sending, submitted sql.NullInt64
+		if err := q.Scan(&code, &c.RowID, &sending, &submitted); err != nil {
+			return nil, fmt.Errorf("journal: send codes: %w", err)
+		}
+		c.SendingAt, c.SubmittedAt = fromMillis(sending), fromMillis(submitted)
+		out[code] = c
+	}
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("journal: send codes: %w", err)
+	}
+	return out, nil
 }

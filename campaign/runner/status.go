@@ -59,6 +59,14 @@ type StatusReport struct {
 	// them all.
 	Decisions     []DecisionRow `json:"decisions"`
 	DecisionCount int           `json:"decision_count"`
+	// SignedReceipts counts the signed receipts read from the mailbox
+	// (tracking.imap); SignedProblems those with an invalid or missing
+	// signature or a daticert that is missing or disagrees with the
+	// message, stored but never used; SignedConflicts the signed receipts
+	// that contradicted a recipient's final state, which was kept.
+	SignedReceipts  int `json:"signed_receipts"`
+	SignedProblems  int `json:"signed_receipts_with_problems"`
+	SignedConflicts int `json:"signed_receipt_conflicts"`
 }
 
 // DecisionRow is one decision of the operator on a row.
@@ -166,6 +174,11 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		st.ChangedAfterSend = append(st.ChangedAfterSend, ChangedRow{Row: row.RowNumber, Key: row.Key, State: string(row.State),
 			SentSHA256: row.ContentSHA256, CurrentSHA256: row.CurrentSHA256})
 	}
+	signed, err := r.SignedSummary(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.SignedReceipts, st.SignedProblems, st.SignedConflicts = signed.Stored, signed.Problems, signed.Conflicts
 	decisions, n, err := r.Decisions(ctx, maxAttention)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -260,9 +273,27 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.ChangedAfterSendCount-len(s.ChangedAfterSend))
 		}
 	}
+	s.writeSigned(&b)
 	s.writeDecisions(&b, loc)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSigned says how many signed receipts were read, and which need a
+// person: those with problems, and contradictions of a final state.
+func (s *StatusReport) writeSigned(b *strings.Builder) {
+	if s.SignedReceipts == 0 && s.SignedConflicts == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nSigned receipts from the mailbox: %d\n", s.SignedReceipts)
+	if s.SignedProblems > 0 {
+		fmt.Fprintf(b, "  signed receipts with problems: %d (invalid or missing signature, or a daticert that does not\n"+
+			"  agree with the message): kept as received, never used to decide an outcome\n", s.SignedProblems)
+	}
+	if s.SignedConflicts > 0 {
+		fmt.Fprintf(b, "  signed receipts contradicting a final state: %d: the state was kept; the journal's events\n"+
+			"  (kind signed_conflict) name the row, the address and the receipt's SHA-256\n", s.SignedConflicts)
+	}
 }
 
 // writeDecisions lists the operator's decisions, latest first.
