@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pecbatch/pecbatch/campaign"
+	"github.com/pecbatch/pecbatch/client"
 	"github.com/pecbatch/pecbatch/client/sandbox"
 	"github.com/pecbatch/pecbatch/internal/testutil"
 	"github.com/pecbatch/pecbatch/journal"
@@ -356,5 +357,105 @@ func TestSignedCursorSurvivesInterruption(t *testing.T) {
 	}
 	if st, sent := f.status(), len(f.sb.Sends())-1; st.SignedReceipts != sent {
 		t.Errorf("%d signed receipts stored, want %d (each send's once); states %v, cursors %v", st.SignedReceipts, sent, f.states(), mb.cursors)
+	}
+}
+
+func storedSigned(code, tipo, consegna, errEsteso string, at time.Duration, edit func(*journal.StoredSignedReceipt)) journal.StoredSignedReceipt {
+	s := journal.StoredSignedReceipt{SignedReceipt: journal.SignedReceipt{
+		Code: code, SHA256: fmt.Sprintf("%064x", at), Kind: tipo, HasDaticert: true, Tipo: tipo, Consegna: consegna,
+		ErroreEsteso: errEsteso, Identificativo: fmt.Sprint("opec.", at), Data: t0.Add(at), Signature: journal.SignatureValid, Agrees: true,
+	}}
+	if edit != nil {
+		edit(&s)
+	}
+	return s
+}
+
+// TestSignedFacts: only a usable receipt of the row's current send that
+// names one of its recipients decides.
+func TestSignedFacts(t *testing.T) {
+	const a, b = "a@pec.example.it", "b@pec.example.it"
+	stored := []journal.StoredSignedReceipt{
+		storedSigned(testCode, "accettazione", "", "", time.Second, nil),
+		storedSigned(testCode, "avvenuta-consegna", "B@PEC.example.it", "", 2*time.Second, nil),
+		storedSigned(testCode, "errore-consegna", a, "5.1.1 utente sconosciuto", 3*time.Second, nil),
+		storedSigned(testCode, "avvenuta-consegna", a, "", 4*time.Second, func(s *journal.StoredSignedReceipt) {
+			s.Signature = journal.SignatureInvalid
+		}),
+		storedSigned(testCode, "avvenuta-consegna", a, "", 5*time.Second, func(s *journal.StoredSignedReceipt) { s.Agrees = false }),
+		storedSigned(testCode, "avvenuta-consegna", "c@pec.example.it", "", 6*time.Second, nil),
+		storedSigned(testCode+"7", "avvenuta-consegna", a, "", 7*time.Second, nil),
+	}
+	facts, ignored := signedFacts(stored, testCode, []string{a, b})
+	var got []string
+	for _, f := range facts {
+		got = append(got, fmt.Sprintf("%s %s %s", f.Address, f.State, f.Err))
+	}
+	want := []string{b + " delivered ", a + " failed 5.1.1 utente sconosciuto"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("facts %q, want %q", got, want)
+	}
+	if len(ignored) != 3 {
+		t.Errorf("ignored %q, want the broken signature, the disagreeing daticert and the stranger", ignored)
+	}
+}
+
+func TestDeriveOutcomesSigned(t *testing.T) {
+	const a, b = "a@pec.example.it", "b@pec.example.it"
+	giveUp := t0.Add(26 * time.Hour)
+	pending := func(addrs ...string) []recipientStatus {
+		var out []recipientStatus
+		for _, x := range addrs {
+			out = append(out, recipientStatus{Address: x, State: journal.RecipientPending})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		api          []string // kinds of documented (unnamed) API entries
+		signed       []journal.StoredSignedReceipt
+		now          time.Time
+		want         string
+		unattributed bool
+	}{
+		{"an unnamed CONSEGNA explained by a signed one", []string{"acceptance", "delivery"},
+			[]journal.StoredSignedReceipt{storedSigned(testCode, "avvenuta-consegna", b, "", 5*time.Second, nil)},
+			t0.Add(time.Minute), "a accepted; b delivered", false},
+		{"without it the CONSEGNA names nobody", []string{"acceptance", "delivery"}, nil,
+			t0.Add(time.Minute), "a accepted; b accepted", true},
+		{"the rest attributed by count", []string{"acceptance", "delivery", "delivery"},
+			[]journal.StoredSignedReceipt{storedSigned(testCode, "avvenuta-consegna", a, "", 5*time.Second, nil)},
+			t0.Add(time.Minute), "a delivered; b delivered", false},
+		{"a signed failure explains an unnamed one", []string{"acceptance", "delivery", "non-delivery"},
+			[]journal.StoredSignedReceipt{storedSigned(testCode, "errore-consegna", a, "5.1.1", 5*time.Second, nil)},
+			t0.Add(time.Minute), "a failed; b delivered", false},
+		{"two signed warnings expire", []string{"acceptance"},
+			[]journal.StoredSignedReceipt{
+				storedSigned(testCode, "preavviso-errore-consegna", a, "4.4.7", 12*time.Hour, nil),
+				storedSigned(testCode, "preavviso-errore-consegna", a, "4.4.7", 24*time.Hour, nil),
+			}, t0.Add(25 * time.Hour), "a expired; b accepted", false},
+		{"a 5.4.1 warning expires", []string{"acceptance"},
+			[]journal.StoredSignedReceipt{storedSigned(testCode, "preavviso-errore-consegna", b, "5.4.1 tempo scaduto", 24*time.Hour, nil)},
+			t0.Add(25 * time.Hour), "a accepted; b expired", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var api []client.Receipt
+			for i, k := range tc.api {
+				api = append(api, documented(k, time.Duration(i+1)*time.Second, testCode))
+			}
+			ans := classifyReceipts(api, testCode, testMailbox, []string{a, b})
+			facts, _ := signedFacts(tc.signed, testCode, []string{a, b})
+			outs, rf := deriveOutcomesSigned(pending(a, b), ans.Own, facts, tc.now, giveUp)
+			var got []string
+			for _, o := range outs {
+				got = append(got, strings.TrimSuffix(o.Address, "@pec.example.it")+" "+string(o.State))
+			}
+			if g := strings.Join(got, "; "); g != tc.want {
+				t.Errorf("outcomes %q, want %q", g, tc.want)
+			}
+			if (rf.Unattributed != "") != tc.unattributed {
+				t.Errorf("unattributed %q, want some: %t", rf.Unattributed, tc.unattributed)
+			}
+		})
 	}
 }
