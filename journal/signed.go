@@ -435,3 +435,49 @@ func (r *Reader) SendCodes(ctx context.Context) (map[string]SendCode, error) {
 	}
 	return out, nil
 }
+
+// SignedConflict is a signed receipt that contradicted a recipient's final
+// state (EventSignedConflict): the state was kept.
+type SignedConflict struct {
+	RowNumber int
+	Key       string
+	At        time.Time
+	Address   string
+	// State is the recipient's final state, kept; Signed what the receipt
+	// said; SHA256 names the receipt.
+	State, Signed RecipientState
+	SHA256        string
+}
+
+// SignedConflicts returns up to limit contradictions (0: all), latest
+// first, and how many there are.
+func (r *Reader) SignedConflicts(ctx context.Context, limit int) ([]SignedConflict, int, error) {
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE kind = 'signed_conflict'").Scan(&n); err != nil {
+		return nil, 0, fmt.Errorf("journal: signed conflicts: %w", err)
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	q, err := r.db.QueryContext(ctx, `SELECT r.row_number, r.key, e.at, json_extract(e.detail, '$.address'),
+		json_extract(e.detail, '$.state'), json_extract(e.detail, '$.signed'), json_extract(e.detail, '$.sha256')
+		FROM events e JOIN rows r ON r.id = e.row_id WHERE e.kind = 'signed_conflict' ORDER BY e.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal: signed conflicts: %w", err)
+	}
+	defer q.Close()
+	var out []SignedConflict
+	for q.Next() {
+		var c SignedConflict
+		var at sql.NullInt64
+		if err := q.Scan(&c.RowNumber, &c.Key, &at, &c.Address, &c.State, &c.Signed, &c.SHA256); err != nil {
+			return nil, 0, fmt.Errorf("journal: signed conflicts: %w", err)
+		}
+		c.At = fromMillis(at)
+		out = append(out, c)
+	}
+	if err := q.Err(); err != nil {
+		return nil, 0, fmt.Errorf("journal: signed conflicts: %w", err)
+	}
+	return out, n, nil
+}

@@ -88,6 +88,11 @@ func TestAddSignedReceipts(t *testing.T) {
 			t.Fatalf("ApplySignedOutcomes on a final recipient = %+v, %v; want %d conflict, failed kept", res, err, 1-want)
 		}
 	}
+	cs, n, err := j.SignedConflicts(ctx, 10)
+	if err != nil || n != 1 || len(cs) != 1 || cs[0].Address != strings.ToLower(addr) || cs[0].State != RecipientFailed ||
+		cs[0].Signed != RecipientDelivered || cs[0].SHA256 != good.SHA256 || cs[0].RowNumber != row0.RowNumber {
+		t.Errorf("SignedConflicts = %+v, %d, %v", cs, n, err)
+	}
 	if s, err := j.SignedSummary(ctx); err != nil || s != (SignedSummary{Stored: 3, Problems: 2, Conflicts: 1}) {
 		t.Errorf("SignedSummary = %+v, %v", s, err)
 	}

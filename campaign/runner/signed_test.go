@@ -235,8 +235,10 @@ func TestSignedReceiptsWithProblemsAreNotUsed(t *testing.T) {
 // TestSignedMailboxFailing: a mailbox that is down, refuses the login or
 // hangs changes nothing of a run but a warning, told once.
 func TestSignedMailboxFailing(t *testing.T) {
+	// The ordinary address keeps the run open until the give-up time, so
+	// the mailbox is tried several times.
 	rows := csvRows(6, "pec.example.it")
-	rows = append(rows, "P100,bad@invalid.sandbox.test,Persona 100")
+	rows = append(rows, "P100,bad@invalid.sandbox.test,Persona 100", "P101,x@ordinary.sandbox.test,Persona 101")
 	control := newFixture(t, fastSandbox(), rows...)
 	if _, log, err := control.signedRun(t.Context(), nil, false); !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("run without IMAP: %v\n%s", err, log)
@@ -308,7 +310,12 @@ func TestSignedConflictWithFinalState(t *testing.T) {
 		t.Errorf("status: %d conflicts, %d signed; want 1, 1", st.SignedConflicts, st.SignedReceipts)
 	}
 	var text strings.Builder
-	if err := st.WriteText(&text, time.UTC); err != nil || !strings.Contains(text.String(), "contradicting a final state: 1") {
+	if len(st.Conflicts) != 1 || st.Conflicts[0].Address != "dest1@pec.example.it" || st.Conflicts[0].State != "delivered" ||
+		st.Conflicts[0].Signed != "failed" {
+		t.Errorf("status conflicts = %+v", st.Conflicts)
+	}
+	if err := st.WriteText(&text, time.UTC); err != nil || !strings.Contains(text.String(), "contradicting a final state: 1") ||
+		!strings.Contains(text.String(), "dest1@pec.example.it is delivered, its signed receipt says failed") {
 		t.Errorf("status text does not show the conflict (%v):\n%s", err, text.String())
 	}
 }
