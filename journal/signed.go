@@ -259,9 +259,6 @@ func scanSigned(q interface{ Scan(...any) error }) (StoredSignedReceipt, error) 
 // SignedReceiptsFor returns the signed receipts of a row, in the order
 // they were stored, without their raw bytes (SignedReceiptRaw has them).
 func (r *Reader) SignedReceiptsFor(ctx context.Context, rowID int64) ([]StoredSignedReceipt, error) {
-	if ok, err := r.hasSigned(ctx); !ok || err != nil {
-		return nil, err
-	}
 	q, err := r.db.QueryContext(ctx, `SELECT `+signedColumns+` FROM signed_receipts WHERE row_id = ?
 		ORDER BY fetched_at, uidvalidity, uid, sha256`, rowID)
 	if err != nil {
@@ -307,9 +304,6 @@ func (r *Reader) SignedCursor(ctx context.Context) (SignedCursor, error) {
 // and the contradictions with final states recorded.
 func (r *Reader) SignedSummary(ctx context.Context) (SignedSummary, error) {
 	var s SignedSummary
-	if ok, err := r.hasSigned(ctx); !ok || err != nil {
-		return s, err
-	}
 	err := r.db.QueryRowContext(ctx, `SELECT count(*),
 		coalesce(sum(signature NOT IN ('valid', 'valid-untrusted') OR agrees = 0 OR has_daticert = 0), 0),
 		(SELECT count(*) FROM events WHERE kind = 'signed_conflict')
@@ -393,15 +387,6 @@ func (j *Journal) ApplySignedOutcomes(ctx context.Context, rowID int64, outcomes
 	return out, nil
 }
 
-// hasSigned reports whether the journal has the signed receipts (schema
-// v8): a reader does not migrate the file a run of an older pecbatch left.
-func (r *Reader) hasSigned(ctx context.Context) (bool, error) {
-	var n int
-	if err := r.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'signed_receipts'").Scan(&n); err != nil {
-		return false, fmt.Errorf("journal: signed receipts: %w", err)
-	}
-	return n == 1, nil
-}
 
 // SendCode is a message id this journal owns: its row, and when that
 // send started and was recorded submitted (zero for a retried attempt's).
