@@ -387,7 +387,6 @@ func (j *Journal) ApplySignedOutcomes(ctx context.Context, rowID int64, outcomes
 	return out, nil
 }
 
-
 // SendCode is a message id this journal owns: its row, and when that
 // send started and was recorded submitted (zero for a retried attempt's).
 type SendCode struct {
