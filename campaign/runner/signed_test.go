@@ -466,3 +466,83 @@ func TestDeriveOutcomesSigned(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedStopsOnCancel: Ctrl-C during a read that hangs stops the run
+// at once, not at the read's time limit.
+func TestSignedStopsOnCancel(t *testing.T) {
+	f := newFixture(t, fastSandbox(), "P001,x@ordinary.sandbox.test,Persona 1")
+	mb := newFakeMailbox(f.sb)
+	reading := make(chan struct{}, 1)
+	mb.fail = func(ctx context.Context) error {
+		select {
+		case reading <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-reading
+		cancel()
+	}()
+	sw := &testutil.LockedBuffer{}
+	f.rec = newRecorder(sw)
+	d := testRun{LedgerPath: f.ledgerPath()}.deps(sw, f.rec, 40*time.Millisecond)
+	d.Signed, d.Tuning.SignedTimeout = mb, time.Hour
+	start := time.Now()
+	_, err := Run(ctx, f.campaign(), d, RunOptions{})
+	if !errors.Is(err, campaign.ErrInterrupted) {
+		t.Fatalf("run: %v, want interrupted\n%s", err, sw.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run took %s to stop with a read hanging", took)
+	}
+}
+
+// TestSignedRescanFrom: a send the journal learned only after a read began
+// is read again from before it began; the first read of a process reads
+// everything again when a send was recorded after the stored cursor but
+// began before it.
+func TestSignedRescanFrom(t *testing.T) {
+	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+	cur := journal.SignedCursor{UIDValidity: 1, LastUID: 50}
+	f := &signedFetcher{
+		known: map[string]journal.SendCode{"old": {RowID: 1, SendingAt: at(0), SubmittedAt: at(1)}},
+		marks: []fetchMark{{at(10), journal.SignedCursor{UIDValidity: 1, LastUID: 10}},
+			{at(20), journal.SignedCursor{UIDValidity: 1, LastUID: 30}}, {at(30), journal.SignedCursor{UIDValidity: 1, LastUID: 40}}},
+	}
+	codes := func(extra map[string]journal.SendCode) map[string]journal.SendCode {
+		out := map[string]journal.SendCode{"old": {RowID: 1, SendingAt: at(0), SubmittedAt: at(1)}}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		extra map[string]journal.SendCode
+		want  uint32
+	}{
+		{"nothing new", nil, 50},
+		{"a retried attempt's id", map[string]journal.SendCode{"r": {RowID: 2}}, 50},
+		{"began after the last read", map[string]journal.SendCode{"n": {RowID: 2, SendingAt: at(35), SubmittedAt: at(36)}}, 40},
+		{"began during a read", map[string]journal.SendCode{"n": {RowID: 2, SendingAt: at(25), SubmittedAt: at(36)}}, 30},
+		{"began before every read", map[string]journal.SendCode{"n": {RowID: 2, SendingAt: at(5), SubmittedAt: at(36)}}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := f.rescanFrom(codes(tc.extra), cur, at(31)); got.LastUID != tc.want || got.UIDValidity != 1 {
+				t.Errorf("rescanFrom = %+v, want LastUID %d", got, tc.want)
+			}
+		})
+	}
+	first := &signedFetcher{}
+	if got := first.rescanFrom(codes(nil), cur, at(31)); got != cur {
+		t.Errorf("first read, nothing late: %+v, want %+v", got, cur)
+	}
+	late := codes(map[string]journal.SendCode{"n": {RowID: 2, SendingAt: at(29), SubmittedAt: at(40)}})
+	if got := first.rescanFrom(late, cur, at(31)); got.LastUID != 0 {
+		t.Errorf("first read after a send recorded late: %+v, want from UID 0", got)
+	}
+}
