@@ -91,8 +91,11 @@ const (
 	// DefaultSignedInterval is how often the mailbox is read while tracking.
 	DefaultSignedInterval = time.Minute
 	// DefaultSignedTimeout bounds one fetch: a mailbox that hangs is a
-	// problem to warn about, not a reason to wait.
-	DefaultSignedTimeout = 2 * time.Minute
+	// problem to warn about, not a reason to wait. It is long because a
+	// fetch that does not finish stores nothing, and the first one of a
+	// full mailbox reads every receipt's headers; a server that stops
+	// answering fails sooner, at the source's own per-operation timeout.
+	DefaultSignedTimeout = 15 * time.Minute
 	// signedLastFetch bounds the wait for the fetch when tracking ends.
 	signedLastFetch = 30 * time.Second
 	// signedWarnEvery is how often a problem already told is told again.
