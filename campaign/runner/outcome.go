@@ -335,6 +335,11 @@ func deriveOutcomesSigned(recipients []recipientStatus, receipts []classifiedRec
 				continue
 			}
 			switch {
+			case f.Warning && f.State == journal.RecipientExpired:
+				// The final time-limit notice (5.4.1), counted with the failures.
+				if !w.named[client.KindTimeoutExpired] && pecFailures > 0 {
+					pecFailures--
+				}
 			case f.Warning:
 				if !w.named[client.KindTimeoutWarning] && warnings > 0 {
 					warnings--
