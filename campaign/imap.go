@@ -54,26 +54,31 @@ func checkIMAPURL(v string) (string, error) {
 			return "", errors.New("this is not a URL such as imaps://imap.example.it:993, and it must not hold a user " +
 				"name or password (the part before @): the mailbox login is sender.username and sender.password")
 		}
-		return "", fmt.Errorf("%q is not a URL: %s", v, example)
+		return "", fmt.Errorf("%s is not a URL: %s", strconv.Quote(v), example)
+	}
+	// A value with an @ may hold a password: it is never repeated.
+	shown := strconv.Quote(v)
+	if strings.Contains(v, "@") {
+		shown = "the URL (not shown: it has an @)"
 	}
 	switch {
 	case u.User != nil:
 		return "", errors.New("the URL must not hold a user name or password (the part before @): the mailbox login " +
 			"is sender.username and sender.password, from the environment")
 	case strings.EqualFold(u.Scheme, "imap"):
-		return "", fmt.Errorf("imap:// sends the password in clear: use imaps:// (TLS), e.g. imaps://%s:993", u.Hostname())
+		return "", errors.New("imap:// sends the password in clear: use imaps:// (TLS), e.g. imaps://" + u.Hostname() + ":993")
 	case !strings.EqualFold(u.Scheme, "imaps"):
-		return "", fmt.Errorf("%q is not an imaps:// URL: %s", v, example)
+		return "", fmt.Errorf("%s is not an imaps:// URL: %s", shown, example)
 	case u.Hostname() == "":
-		return "", fmt.Errorf("%q names no host: %s", v, example)
+		return "", fmt.Errorf("%s names no host: %s", shown, example)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
-		return "", fmt.Errorf("%q has a query or a fragment: %s", v, example)
+		return "", fmt.Errorf("%s has a query or a fragment: %s", shown, example)
 	case u.Path != "" && u.Path != "/":
-		return "", fmt.Errorf("%q has a path: the mailbox is always INBOX; %s", v, example)
+		return "", fmt.Errorf("%s has a path: the mailbox is always INBOX; %s", shown, example)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("%q: port %q is not a port number: %s", v, p, example)
+			return "", fmt.Errorf("%s: port %q is not a port number: %s", shown, p, example)
 		}
 	}
 	return "imaps://" + strings.ToLower(u.Host), nil

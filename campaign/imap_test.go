@@ -93,3 +93,25 @@ func TestLoadIMAP(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheckIMAPURL: whatever is accepted is an imaps:// URL with a host and
+// nothing else, and no message repeats what came before an @.
+func FuzzCheckIMAPURL(f *testing.F) {
+	for _, tc := range imapCases("") {
+		f.Add(strings.TrimSpace(strings.TrimPrefix(strings.SplitN(tc.tracking, "\n", 2)[0], "  imap:")))
+	}
+	f.Add("imaps://user:secret@host:993")
+	f.Fuzz(func(t *testing.T, v string) {
+		u, err := checkIMAPURL(v)
+		if err != nil {
+			if i := strings.LastIndex(v, "@"); i > 0 && strings.Contains(v[:i], "secret") && strings.Contains(err.Error(), "secret") {
+				t.Fatalf("the message repeats the user info: %v", err)
+			}
+			return
+		}
+		rest, ok := strings.CutPrefix(u, "imaps://")
+		if !ok || rest == "" || strings.ContainsAny(rest, "@?#/") || rest != strings.ToLower(rest) {
+			t.Fatalf("%q accepted as %q", v, u)
+		}
+	})
+}
