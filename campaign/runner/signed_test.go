@@ -546,3 +546,40 @@ func TestSignedRescanFrom(t *testing.T) {
 		t.Errorf("first read after a send recorded late: %+v, want from UID 0", got)
 	}
 }
+
+// TestSignedProblemToldOnceThenEveryTenMinutes: a problem that lasts is
+// told once, then again only after signedWarnEvery; another problem is
+// told at once.
+func TestSignedProblemToldOnceThenEveryTenMinutes(t *testing.T) {
+	clk := newTestClock()
+	sw := &testutil.LockedBuffer{}
+	rec := newRecorder(sw)
+	f := &signedFetcher{e: &runEnv{clk: clk, log: slogTo(sw), pr: rec}, told: map[string]time.Time{}}
+	told := func() int {
+		n := 0
+		for _, note := range rec.notes {
+			if note.Kind == NoteSignedProblem {
+				n++
+			}
+		}
+		return n
+	}
+	for i, step := range []struct {
+		advance time.Duration
+		key     string
+		want    int
+	}{
+		{0, "login", 1},
+		{time.Minute, "login", 1},
+		{8 * time.Minute, "login", 1},
+		{time.Minute, "login", 2},
+		{time.Second, "slow", 3},
+		{time.Minute, "login", 3},
+	} {
+		clk.Advance(step.advance)
+		f.problem(step.key, "problem %s", step.key)
+		if got := told(); got != step.want {
+			t.Fatalf("step %d (%s after %s): %d warnings told, want %d", i, step.key, step.advance, got, step.want)
+		}
+	}
+}
