@@ -405,6 +405,7 @@ func (l *loader) buildTracking(raw *rawConfig) {
 			l.problem(t.DeleteReceipts.Line, "tracking.delete_receipts", "%q: write true or false", v)
 		}
 	}
+	l.buildIMAP(raw)
 }
 
 // rate reads an optional rate; ok is false when unset or invalid.

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
@@ -182,6 +183,15 @@ type Tracking struct {
 	// DeleteReceipts deletes a final row's receipts from the mailbox once
 	// archived.
 	DeleteReceipts bool
+	// IMAP is the mailbox the signed receipts are read from
+	// (tracking.imap, "imaps://host:port", lower-case); "" means not
+	// read. The login is the sender's username and password.
+	IMAP string
+	// IMAPTrust is the file of tracking.imap_trust, IMAPRoots its
+	// certificates: the roots a receipt's signer must chain to for a
+	// "valid" signature. nil: the chain is not checked.
+	IMAPTrust string
+	IMAPRoots *x509.CertPool
 }
 
 // LoadFile opens and loads the campaign file at path; see Load.

@@ -285,6 +285,9 @@ func FuzzLoad(f *testing.F) {
 	for _, tc := range loadCases() {
 		f.Add(tc.yaml)
 	}
+	for _, tc := range imapCases("") {
+		f.Add(baseCampaign + "tracking:\n" + tc.tracking)
+	}
 	dir := f.TempDir()
 	for name, content := range baseFiles() {
 		p := filepath.Join(dir, filepath.FromSlash(name))

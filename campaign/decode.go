@@ -86,6 +86,8 @@ type rawConfig struct {
 		GiveUpAfter    scalar `yaml:"give_up_after"`
 		PollRate       scalar `yaml:"poll_rate"`
 		DeleteReceipts scalar `yaml:"delete_receipts"`
+		IMAP           scalar `yaml:"imap"`
+		IMAPTrust      scalar `yaml:"imap_trust"`
 	} `yaml:"tracking"`
 }
 

@@ -136,6 +136,17 @@
 //	// *ClaimedError (errors.Is(err, ErrClaimed)): another row owns it
 //	owners, err := l.ClaimedAmong(ctx, ids)     // reconciliation skips the others' messages
 //
+// # Signed receipts
+//
+// The receipt messages themselves, read from the mailbox over IMAP, are
+// kept as fetched (signed_receipts, append-only, one row per SHA-256) with
+// what their daticert.xml and signature said, and the mailbox cursor is
+// written in the same transaction:
+//
+//	added, err := j.AddSignedReceipts(ctx, receipts, cursor)
+//	res, err := j.ApplySignedOutcomes(ctx, rowID, outcomes) // forward only; a contradiction of a final state is an event
+//	raw, err := r.SignedReceiptRaw(ctx, sha256)              // the .eml, byte for byte
+//
 // # Daily limit
 //
 // SentPerDay(ctx, loc, day) and SentBetween(ctx, from, to) count the sending
@@ -145,7 +156,8 @@
 // # Reading
 //
 // Meta, Counts, Times, Row, RowByKey, RowsInState, NeedsAttention,
-// DueForPoll, NextPoll, ReceiptsToDelete and Receipts return values.
+// DueForPoll, NextPoll, ReceiptsToDelete, Receipts, SignedReceiptsFor,
+// SignedCursor, SignedSummary, SignedConflicts and SendCodes return values.
 // ReportRows, Timeline, RowDigests and Events are iterators (iter.Seq2)
 // that stream one snapshot without loading everything: break out of the
 // loop to stop early; an error ends the stream.

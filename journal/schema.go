@@ -295,6 +295,15 @@ func migrations() []migration {
 			name:  "operator decisions and attempts: resolve, retry",
 			stmts: attemptsMigration(finals),
 		},
+		{
+			version: 8,
+			// The signed receipts read from the mailbox over IMAP
+			// (tracking.imap): each message as fetched, what its
+			// daticert.xml and signature said, and where the last fetch
+			// stopped.
+			name:  "signed receipts from the mailbox",
+			stmts: signedMigration(),
+		},
 	}
 }
 

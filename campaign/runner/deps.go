@@ -47,6 +47,10 @@ type Deps struct {
 	// the built-in sandbox). cmd passes the report package's writer, so that
 	// the runner never depends on how a report looks.
 	SaveReports func(ctx context.Context, r *journal.Reader, name string) ([]string, error)
+	// Signed reads the signed receipts from the sending mailbox
+	// (tracking.imap) alongside tracking; nil means the API's receipts
+	// only. It never holds up sending or tracking.
+	Signed SignedSource
 }
 
 // Tuning adjusts the waits of reconciliation and tracking. The zero value
@@ -71,6 +75,12 @@ type Tuning struct {
 	// of sends and polls, which counts real seconds, is made as many times
 	// faster, so that sending.rate holds in the clock's time.
 	TimeScale float64
+	// SignedInterval is how often Deps.Signed is read while tracking; 0
+	// means DefaultSignedInterval.
+	SignedInterval time.Duration
+	// SignedTimeout bounds one read of Deps.Signed; 0 means
+	// DefaultSignedTimeout.
+	SignedTimeout time.Duration
 }
 
 // Printer receives what an operation of the runner does, as it happens:
@@ -154,6 +164,12 @@ const (
 	// NoteClaimConflict: a message id of this journal belongs to a row of
 	// another journal in the mailbox's claim ledger.
 	NoteClaimConflict NoteKind = "claim_conflict"
+	// NoteSignedProblem: the signed receipts could not be read from the
+	// mailbox (login refused, slow, down); tracking goes on without them.
+	NoteSignedProblem NoteKind = "signed_receipts_problem"
+	// NoteSignedConflict: a signed receipt contradicts a recipient's final
+	// state, which is kept.
+	NoteSignedConflict NoteKind = "signed_receipt_conflict"
 )
 
 // discard is the Printer of a zero Deps.

@@ -169,6 +169,19 @@ type rowFacts struct {
 // does not), and expired otherwise. Nothing but a delivery receipt ever
 // makes a recipient delivered.
 func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, now, giveUpAt time.Time) ([]journal.Outcome, rowFacts) {
+	return deriveOutcomesSigned(recipients, receipts, nil, now, giveUpAt)
+}
+
+// deriveOutcomesSigned is deriveOutcomes with what the row's usable signed
+// receipts decide (signedFacts). They name their addressee, so they decide
+// before any API entry; and each one about a recipient that no API entry
+// of its kind names explains one API entry of that kind that names nobody,
+// so that the entries left unnamed are attributed by count among the
+// recipients still open (a 2-recipient row with one unnamed delivery and a
+// signed delivery naming one of them: that one delivered, nothing left
+// unattributed).
+func deriveOutcomesSigned(recipients []recipientStatus, receipts []classifiedReceipt, signed []signedFact,
+	now, giveUpAt time.Time) ([]journal.Outcome, rowFacts) {
 	type work struct {
 		recipientStatus
 		at       time.Time
@@ -178,12 +191,17 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		nonPEC   bool
 		pec      bool
 		warnings map[string]bool // dates of distinct warnings
+		// signedWarnings are the distinct signed warnings: the same
+		// warning is also an API entry, so they are counted apart.
+		signedWarnings map[string]bool
+		// named are the kinds of the API entries naming this recipient.
+		named map[client.Kind]bool
 	}
 	var facts rowFacts
 	ws := make([]*work, len(recipients))
 	byAddr := map[string]*work{}
 	for i, r := range recipients {
-		w := &work{recipientStatus: r, warnings: map[string]bool{}}
+		w := &work{recipientStatus: r, warnings: map[string]bool{}, signedWarnings: map[string]bool{}, named: map[client.Kind]bool{}}
 		w.Address = strings.ToLower(strings.TrimSpace(r.Address))
 		ws[i] = w
 		byAddr[w.Address] = w
@@ -203,6 +221,7 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 			return ws
 		case c.Named != "":
 			if w, ok := byAddr[c.Named]; ok {
+				w.named[c.Kind] = true
 				return []*work{w}
 			}
 		case c.Stranger:
@@ -215,6 +234,20 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 		}
 		unnamed = append(unnamed, c)
 		return nil
+	}
+	for _, f := range signed {
+		w, ok := byAddr[f.Address]
+		if !ok {
+			continue
+		}
+		if f.Warning {
+			w.signedWarnings[f.Key] = true
+			set(w, journal.RecipientAccepted, f.At, "")
+			if len(w.signedWarnings) >= 2 {
+				set(w, journal.RecipientExpired, f.At, "second time-limit notice: not delivered in time")
+			}
+		}
+		set(w, f.State, f.At, f.Err)
 	}
 	for _, c := range receipts {
 		switch c.Kind {
@@ -294,6 +327,33 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 				pecFailures++
 			}
 		}
+		// A signed receipt about a recipient that no API entry of its kind
+		// names is one of the unnamed entries of that kind.
+		for _, f := range signed {
+			w, ok := byAddr[f.Address]
+			if !ok {
+				continue
+			}
+			switch {
+			case f.Warning && f.State == journal.RecipientExpired:
+				// The final time-limit notice (5.4.1), counted with the failures.
+				if !w.named[client.KindTimeoutExpired] && pecFailures > 0 {
+					pecFailures--
+				}
+			case f.Warning:
+				if !w.named[client.KindTimeoutWarning] && warnings > 0 {
+					warnings--
+				}
+			case f.State == journal.RecipientDelivered:
+				if !w.named[client.KindDelivery] && deliveries > 0 {
+					deliveries--
+				}
+			case f.State == journal.RecipientFailed:
+				if !w.named[client.KindNonDelivery] && !w.named[client.KindVirus] && pecFailures > 0 {
+					pecFailures--
+				}
+			}
+		}
 		if deliveries > 0 && deliveries == len(openPEC) && pecFailures == 0 {
 			// As many delivery receipts as open PEC recipients: each has
 			// one, delivered no later than the last of them.
@@ -328,7 +388,7 @@ func deriveOutcomes(recipients []recipientStatus, receipts []classifiedReceipt, 
 	facts.Final, facts.Delivered, facts.NonPECOnly = true, true, true
 	open := 0
 	for _, w := range ws {
-		warnings := len(w.warnings)
+		warnings := max(len(w.warnings), len(w.signedWarnings))
 		if w.changed || warnings > w.Warnings {
 			out = append(out, journal.Outcome{
 				Address: w.Address, State: w.State, At: w.at, Error: w.err, Warnings: warnings, AcceptedAt: w.accepted,

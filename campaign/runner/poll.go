@@ -67,7 +67,9 @@ func Poll(ctx context.Context, c *campaign.Campaign, d Deps, opts PollOptions) (
 	e.note(NoteTracking, "Tracking campaign %q (journal %s): %d row(s) to track, %d unknown.", m.Campaign, j.Path(),
 		counts[journal.StateSubmitted]+counts[journal.StateAccepted], counts[journal.StateUnknown])
 	tr.sendingDone()
+	stopSigned := e.startSigned(ctx, tr)
 	trackErr := tr.run(ctx)
+	stopSigned()
 	res.Stats.Polls, res.Stats.Reconciled = tr.polls, rec.found
 	if n := counts[journal.StatePending]; n > 0 {
 		e.note(NoteNotSentYet, "%d row(s) are not sent yet: `pecbatch run` sends them.", n)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,6 +174,9 @@ type runEnv struct {
 	ledger     *journal.Ledger
 	// recipients notices the recipients file changed during the run.
 	recipients *recipientsWatch
+	// signed reads the signed receipts every signedInterval (nil: not).
+	signed                        SignedSource
+	signedInterval, signedTimeout time.Duration
 }
 
 func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
@@ -186,7 +190,10 @@ func (d Deps) env(c *campaign.Campaign) (*runEnv, error) {
 		acceptDelay: d.Tuning.AcceptanceDelay,
 		skew:        d.Tuning.ClockSkew,
 		ledgerPath:  d.LedgerPath,
+		signed:      d.Signed,
 	}
+	e.signedInterval = cmp.Or(d.Tuning.SignedInterval, DefaultSignedInterval)
+	e.signedTimeout = cmp.Or(d.Tuning.SignedTimeout, DefaultSignedTimeout)
 	if e.clk == nil {
 		e.clk = SystemClock{}
 	}
@@ -418,6 +425,7 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	trackCtx, stopTracking := context.WithCancel(ctx)
 	trackDone := make(chan error, 1)
 	go func() { trackDone <- tr.run(trackCtx) }()
+	stopSigned := e.startSigned(ctx, tr)
 
 	prog := newProgress(e, PhaseSending, plan.ToSend, plan.Done)
 	s := newSender(e, tr, prog)
@@ -446,6 +454,7 @@ func Run(ctx context.Context, c *campaign.Campaign, d Deps, opts RunOptions) (*R
 	}
 	trackErr := <-trackDone
 	stopTracking()
+	stopSigned()
 	res.Stats.Polls, res.Stats.Reconciled = tr.polls, rec.found
 	e.logStats(res.Stats)
 

@@ -59,6 +59,30 @@ type StatusReport struct {
 	// them all.
 	Decisions     []DecisionRow `json:"decisions"`
 	DecisionCount int           `json:"decision_count"`
+	// SignedReceipts counts the signed receipts read from the mailbox
+	// (tracking.imap); SignedProblems those with an invalid or missing
+	// signature or a daticert that is missing or disagrees with the
+	// message, stored but never used; SignedConflicts the signed receipts
+	// that contradicted a recipient's final state, which was kept.
+	SignedReceipts  int `json:"signed_receipts"`
+	SignedProblems  int `json:"signed_receipts_with_problems"`
+	SignedConflicts int `json:"signed_receipt_conflicts"`
+	// Conflicts lists those contradictions, latest first, at most 50.
+	Conflicts []ConflictRow `json:"signed_conflicts"`
+}
+
+// ConflictRow is a signed receipt that contradicted a recipient's final
+// state: the state was kept, a person should look at the receipt.
+type ConflictRow struct {
+	Row     int       `json:"row"`
+	Key     string    `json:"key"`
+	At      time.Time `json:"at"`
+	Address string    `json:"address"`
+	// State is the final state kept, Signed what the receipt said, SHA256
+	// the receipt (journal table signed_receipts).
+	State  string `json:"state"`
+	Signed string `json:"signed"`
+	SHA256 string `json:"sha256"`
 }
 
 // DecisionRow is one decision of the operator on a row.
@@ -166,6 +190,22 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 		st.ChangedAfterSend = append(st.ChangedAfterSend, ChangedRow{Row: row.RowNumber, Key: row.Key, State: string(row.State),
 			SentSHA256: row.ContentSHA256, CurrentSHA256: row.CurrentSHA256})
 	}
+	signed, err := r.SignedSummary(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	st.SignedReceipts, st.SignedProblems, st.SignedConflicts = signed.Stored, signed.Problems, signed.Conflicts
+	st.Conflicts = []ConflictRow{}
+	if signed.Conflicts > 0 {
+		cs, _, err := r.SignedConflicts(ctx, maxAttention)
+		if err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		for _, c := range cs {
+			st.Conflicts = append(st.Conflicts, ConflictRow{Row: c.RowNumber, Key: c.Key, At: c.At, Address: c.Address,
+				State: string(c.State), Signed: string(c.Signed), SHA256: c.SHA256})
+		}
+	}
 	decisions, n, err := r.Decisions(ctx, maxAttention)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
@@ -260,9 +300,33 @@ func (s *StatusReport) WriteText(w io.Writer, loc *time.Location) error {
 			fmt.Fprintf(&b, "  ... and %d more: see `pecbatch report`\n", s.ChangedAfterSendCount-len(s.ChangedAfterSend))
 		}
 	}
+	s.writeSigned(&b, loc)
 	s.writeDecisions(&b, loc)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSigned says how many signed receipts were read, and which need a
+// person: those with problems, and contradictions of a final state.
+func (s *StatusReport) writeSigned(b *strings.Builder, loc *time.Location) {
+	if s.SignedReceipts == 0 && s.SignedConflicts == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nSigned receipts from the mailbox: %d\n", s.SignedReceipts)
+	if s.SignedProblems > 0 {
+		fmt.Fprintf(b, "  signed receipts with problems: %d (invalid or missing signature, or a daticert that does not\n"+
+			"  agree with the message): kept as received, never used to decide an outcome\n", s.SignedProblems)
+	}
+	if s.SignedConflicts > 0 {
+		fmt.Fprintf(b, "  signed receipts contradicting a final state: %d (the state was kept; look at the receipt):\n", s.SignedConflicts)
+		for _, c := range s.Conflicts {
+			fmt.Fprintf(b, "  %s row %d (key %q) %s is %s, its signed receipt says %s (sha256 %s)\n",
+				c.At.In(loc).Format("2006-01-02 15:04:05 MST"), c.Row, c.Key, c.Address, c.State, c.Signed, c.SHA256)
+		}
+		if s.SignedConflicts > len(s.Conflicts) {
+			fmt.Fprintf(b, "  ... and %d more: see the journal's events (kind signed_conflict)\n", s.SignedConflicts-len(s.Conflicts))
+		}
+	}
 }
 
 // writeDecisions lists the operator's decisions, latest first.

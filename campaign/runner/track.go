@@ -37,6 +37,10 @@ type tracker struct {
 
 	mu       sync.Mutex
 	incoming []handoff
+	// rechecks are rows whose signed receipts changed their state: polled
+	// at once, so that a row the signed receipts made final stops being
+	// tracked.
+	rechecks []int64
 	mode     trackMode
 	wake     chan struct{}
 
@@ -147,6 +151,14 @@ func (t *tracker) unknown(id int64, sendingAt time.Time) {
 func (t *tracker) hand(h handoff) {
 	t.mu.Lock()
 	t.incoming = append(t.incoming, h)
+	t.mu.Unlock()
+	t.poke()
+}
+
+// recheck asks for a poll of row id now. Safe from any goroutine.
+func (t *tracker) recheck(id int64) {
+	t.mu.Lock()
+	t.rechecks = append(t.rechecks, id)
 	t.mu.Unlock()
 	t.poke()
 }
@@ -272,8 +284,15 @@ func (t *tracker) drain(ctx context.Context) (trackMode, error) {
 	t.mu.Lock()
 	in := t.incoming
 	t.incoming = nil
+	rechecks := t.rechecks
+	t.rechecks = nil
 	mode := t.mode
 	t.mu.Unlock()
+	for _, id := range rechecks {
+		if r, ok := t.rows[id]; ok && r.scheduled.After(t.e.clk.Now()) {
+			t.schedule(r, t.e.clk.Now())
+		}
+	}
 	for _, h := range in {
 		if h.unknown {
 			u := &unknownRow{id: h.id, sendingAt: h.at}
@@ -486,7 +505,17 @@ func (t *tracker) poll(ctx context.Context, r *trackedRow) error {
 	for i, a := range r.recipients {
 		statuses[i] = recipientStatus{Address: a, State: journal.RecipientPending}
 	}
-	outcomes, facts := deriveOutcomes(statuses, ans.Own, now, t.e.policy.giveUpAt(r.sub))
+	var signed []signedFact
+	if t.e.signed != nil {
+		// The signed receipts name their addressee: they decide first, and
+		// explain the API's entries that name nobody.
+		stored, err := t.e.j.SignedReceiptsFor(wctx, r.id)
+		if err != nil {
+			return fmt.Errorf("track: %w", err)
+		}
+		signed, _ = signedFacts(stored, r.code, r.recipients)
+	}
+	outcomes, facts := deriveOutcomesSigned(statuses, ans.Own, signed, now, t.e.policy.giveUpAt(r.sub))
 	for _, msg := range facts.Ignored {
 		r.warnOnce(log, "receipt not applied", msg)
 	}
