@@ -79,6 +79,40 @@ func (c *testClock) advanceLocked(d time.Duration) {
 	})
 }
 
+// waiting reports whether something waits on the clock for at and has not
+// been woken yet.
+func (c *testClock) waiting(at time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.waiters, func(w clockWaiter) bool { return w.at.Equal(at) })
+}
+
+// advanceUntil moves the clock to the earliest wait before limit, again
+// and again, until cond holds: time passes only as far as the run waits
+// for, whatever the speed of the machine, and a wait begun while the
+// clock moved (later than meant) is still reached. Waits at or after limit
+// are left alone.
+func (c *testClock) advanceUntil(t *testing.T, what string, limit time.Time, cond func() bool) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		if cond() {
+			return true
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var next time.Time
+		for _, w := range c.waiters {
+			if w.at.Before(limit) && (next.IsZero() || w.at.Before(next)) {
+				next = w.at
+			}
+		}
+		if !next.IsZero() {
+			c.advanceLocked(next.Sub(c.now))
+		}
+		return false
+	})
+}
+
 func (c *testClock) setJump(on bool) {
 	c.mu.Lock()
 	c.jump = on
