@@ -129,6 +129,9 @@ type relFixture struct {
 	holdDelivery func(address string) bool
 	// extraEnv is added to every run's environment.
 	extraEnv []string
+	// reserved, while the server is stopped, releases the socket that
+	// holds its port (stopListening).
+	reserved func()
 }
 
 // newRelFixture writes the campaign and starts the sandbox. bin is the
@@ -140,7 +143,14 @@ func newRelFixture(t *testing.T, bin string, cfg relConfig) *relFixture {
 	f.file = filepath.Join(f.dir, "campaign.yaml")
 	f.journal = filepath.Join(f.dir, "campaign.journal.db")
 	f.sb = sandbox.New(cfg.sandbox)
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	ln, err := listenShared("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
+	f.srv.Start()
 	f.url = f.srv.URL
 	t.Cleanup(f.close)
 
@@ -181,10 +191,13 @@ func relAddress(i int) string { return fmt.Sprintf("dest%04d@pec.example.it", i)
 
 func (f *relFixture) close() {
 	f.mu.Lock()
-	p, srv := f.proc, f.srv
+	p, srv, reserved := f.proc, f.srv, f.reserved
 	f.mu.Unlock()
 	if p != nil {
 		_ = p.Kill()
+	}
+	if reserved != nil {
+		reserved()
 	}
 	srv.CloseClientConnections()
 	srv.Close()
@@ -700,9 +713,20 @@ type relStatus struct {
 }
 
 // stopListening closes the server: the listener and every connection.
+// A socket bound to the port, not listening, holds it until listenAgain:
+// connections are refused as by a server that is gone, and no other
+// program can take the port meanwhile.
 func (f *relFixture) stopListening() {
 	f.mu.Lock()
 	srv := f.srv
+	f.mu.Unlock()
+	release, err := reservePort(srv.Listener.Addr().(*net.TCPAddr))
+	if err != nil {
+		f.t.Errorf("stop listening: %v", err)
+		release = func() {}
+	}
+	f.mu.Lock()
+	f.reserved = release
 	f.mu.Unlock()
 	srv.CloseClientConnections()
 	srv.Listener.Close()
@@ -713,8 +737,10 @@ func (f *relFixture) listenAgain() error {
 	addr := strings.TrimPrefix(f.url, "http://")
 	var ln net.Listener
 	var err error
+	// Where the port is held (Linux) the first attempt binds; elsewhere
+	// another program may hold it for a while.
 	for range 50 {
-		if ln, err = net.Listen("tcp", addr); err == nil {
+		if ln, err = listenShared(addr); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -725,9 +751,12 @@ func (f *relFixture) listenAgain() error {
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(f.serve)}}
 	srv.Start()
 	f.mu.Lock()
-	old := f.srv
-	f.srv = srv
+	old, release := f.srv, f.reserved
+	f.srv, f.reserved = srv, nil
 	f.mu.Unlock()
+	if release != nil {
+		release()
+	}
 	old.Close()
 	return nil
 }
