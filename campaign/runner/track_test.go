@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -502,25 +503,32 @@ func TestTrackingAlongsideSending(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(8, "pec.example.it")...)
 	f.rate = "20/s"
 	f.writeCampaign()
-	var firstPoll, lastSend time.Time
-	var mu sync.Mutex
+	// The last send waits for the first poll: a run that tracked only
+	// once sending is over would never poll, and the wait would end only
+	// at the bound, against a hang.
+	polled := make(chan struct{})
+	var once sync.Once
+	var sends atomic.Int32
+	var pollBeforeLastSend atomic.Bool
 	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		mu.Lock()
 		switch {
-		case isSend(r):
-			lastSend = time.Now()
-		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") && firstPoll.IsZero():
-			firstPoll = time.Now()
+		case isSend(r) && sends.Add(1) == 8:
+			select {
+			case <-polled:
+				pollBeforeLastSend.Store(true)
+			case <-time.After(hangBound):
+			}
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/"):
+			once.Do(func() { close(polled) })
 		}
-		mu.Unlock()
 		next.ServeHTTP(w, r)
 	})
 	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	if !firstPoll.Before(lastSend) {
-		t.Errorf("first poll %v not before the last send %v: tracking did not run alongside", firstPoll, lastSend)
+	if !pollBeforeLastSend.Load() {
+		t.Errorf("no poll before the last send (waited %s for one): tracking did not run alongside", hangBound)
 	}
 	if res.Counts[journal.StateDelivered] != 8 {
 		t.Errorf("counts %v", res.Counts)
