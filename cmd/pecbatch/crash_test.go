@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,29 +299,12 @@ func startDeliveryHold(t *testing.T, url string, held func(subject string) bool)
 		if err != nil {
 			return err
 		}
-		var ans struct {
-			Data    []map[string]any `json:"data"`
-			Success bool             `json:"success"`
-			Message string           `json:"message"`
-		}
-		if err := json.Unmarshal(body, &ans); err != nil {
-			return fmt.Errorf("poll %s: the sandbox's answer: %w", code, err)
-		}
-		n := len(ans.Data)
-		ans.Data = slices.DeleteFunc(ans.Data, func(e map[string]any) bool {
-			object, _ := e["object"].(string)
-			return strings.Contains(object, "CONSEGNA")
-		})
-		h.held.Add(int64(n - len(ans.Data)))
-		var out any = ans
-		if len(ans.Data) == 0 {
-			out, resp.StatusCode, resp.Status = map[string]any{"success": false, "message": "Result empty"},
-				http.StatusNotFound, "404 Not Found"
-		}
-		body, err = json.Marshal(out)
+		status, body, n, err := withoutDeliveries(body)
 		if err != nil {
-			return err
+			return fmt.Errorf("poll %s: %w", code, err)
 		}
+		h.held.Add(int64(n))
+		resp.StatusCode, resp.Status = status, fmt.Sprintf("%d %s", status, http.StatusText(status))
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))

@@ -294,30 +294,47 @@ func (f *relFixture) holdBack(r *http.Request, rec *httptest.ResponseRecorder) *
 	if !hold {
 		return rec
 	}
+	status, body, _, err := withoutDeliveries(rec.Body.Bytes())
+	if err != nil {
+		f.t.Errorf("poll %s: %v", code, err)
+		return rec
+	}
+	out := httptest.NewRecorder()
+	maps.Copy(out.Header(), rec.Header())
+	out.Header().Del("Content-Length")
+	out.Code = status
+	_, _ = out.Body.Write(body)
+	return out
+}
+
+// withoutDeliveries returns the sandbox's answer body to a receipt poll
+// without its delivery receipts, the status that answer has (404 "Result
+// empty" when nothing is left, as the sandbox answers for no receipts),
+// and how many receipts it left out.
+func withoutDeliveries(body []byte) (int, []byte, int, error) {
 	var ans struct {
 		Data    []map[string]any `json:"data"`
 		Success bool             `json:"success"`
+		Message string           `json:"message"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-		f.t.Errorf("poll %s: the sandbox's answer: %v", code, err)
-		return rec
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return 0, nil, 0, fmt.Errorf("the sandbox's answer: %w", err)
 	}
+	n := len(ans.Data)
 	ans.Data = slices.DeleteFunc(ans.Data, func(e map[string]any) bool {
 		object, _ := e["object"].(string)
 		return strings.Contains(object, "CONSEGNA")
 	})
-	out := httptest.NewRecorder()
-	maps.Copy(out.Header(), rec.Header())
-	out.Header().Del("Content-Length")
-	var body any = ans
-	out.Code = http.StatusOK
+	var out any = ans
+	status := http.StatusOK
 	if len(ans.Data) == 0 {
-		body, out.Code = map[string]any{"success": false, "message": "Result empty"}, http.StatusNotFound
+		out, status = map[string]any{"success": false, "message": "Result empty"}, http.StatusNotFound
 	}
-	if err := json.NewEncoder(out.Body).Encode(body); err != nil {
-		f.t.Errorf("poll %s: %v", code, err)
+	body, err := json.Marshal(out)
+	if err != nil {
+		return 0, nil, 0, err
 	}
-	return out
+	return status, append(body, '\n'), n - len(ans.Data), nil
 }
 
 // answers returns how many answers to POST /send had the status code (0:
