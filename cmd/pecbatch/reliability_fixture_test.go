@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -132,6 +133,25 @@ type relFixture struct {
 	// reserved, while the server is stopped, releases the socket that
 	// holds its port (stopListening).
 	reserved func()
+	// gone is set when the current server stops listening.
+	gone *atomic.Bool
+}
+
+// handler is what a server of the fixture serves: f.serve until gone is
+// set. A connection the server accepted just before it stopped (too late
+// for CloseClientConnections to see it) then gets no answer either: a
+// request must never be answered by a server that is gone.
+func (f *relFixture) handler(gone *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+			panic(http.ErrAbortHandler)
+		}
+		f.serve(w, r)
+	})
 }
 
 // newRelFixture writes the campaign and starts the sandbox. bin is the
@@ -147,7 +167,8 @@ func newRelFixture(t *testing.T, bin string, cfg relConfig) *relFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.gone = &atomic.Bool{}
+	f.srv = httptest.NewUnstartedServer(f.handler(f.gone))
 	f.srv.Listener.Close()
 	f.srv.Listener = ln
 	f.srv.Start()
@@ -739,6 +760,7 @@ type relStatus struct {
 func (f *relFixture) stopListening() {
 	f.mu.Lock()
 	srv := f.srv
+	f.gone.Store(true)
 	f.mu.Unlock()
 	release, err := reservePort(srv.Listener.Addr().(*net.TCPAddr))
 	if err != nil {
@@ -748,8 +770,10 @@ func (f *relFixture) stopListening() {
 	f.mu.Lock()
 	f.reserved = release
 	f.mu.Unlock()
-	srv.CloseClientConnections()
+	// The listener first: a connection made while the others close must
+	// be refused, not accepted.
 	srv.Listener.Close()
+	srv.CloseClientConnections()
 }
 
 // listenAgain serves again on the same address after stopListening.
@@ -768,11 +792,12 @@ func (f *relFixture) listenAgain() error {
 	if err != nil {
 		return fmt.Errorf("listen again on %s: %w", addr, err)
 	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(f.serve)}}
+	gone := &atomic.Bool{}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: f.handler(gone)}}
 	srv.Start()
 	f.mu.Lock()
 	old, release := f.srv, f.reserved
-	f.srv, f.reserved = srv, nil
+	f.srv, f.reserved, f.gone = srv, nil, gone
 	f.mu.Unlock()
 	if release != nil {
 		release()
