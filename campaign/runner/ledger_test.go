@@ -50,9 +50,11 @@ func (f *fixture) withReference() {
 // far are in the mailbox.
 func (f *fixture) waitAcceptances() {
 	f.t.Helper()
+	var codes []string
 	for _, s := range f.sb.Sends() {
-		f.awaitReceipts(s.Code)
+		codes = append(codes, s.Code)
 	}
+	f.awaitReceipts(codes...)
 }
 
 // TestTwoJournalsOneMailbox is issue 13's first case: two campaigns (two
