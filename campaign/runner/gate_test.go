@@ -189,15 +189,26 @@ func TestDailyLimitAndWindowTenThousand(t *testing.T) {
 	f.checkExactlyOnce(10_000)
 }
 
-// waitFor waits, in real time, until cond holds.
+// hangBound is how long a test waits for an event before it calls the
+// wait a hang: far longer than any event takes on a loaded machine, so it
+// never decides a result, only stops a test that would never end.
+const hangBound = 2 * time.Minute
+
+// waitFor waits until cond holds: cond reads the state an event leaves
+// (the journal, the recorder, the clock's waiters), so only a hang makes
+// the wait fail.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(hangBound)
+	pause := time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("waited %s for %s: the run hangs", hangBound, what)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(pause)
+		// Backing off keeps the polling of the journal from competing
+		// with the run it waits for on a loaded machine.
+		pause = min(2*pause, 20*time.Millisecond)
 	}
 }
 
@@ -238,6 +249,7 @@ func TestDailyLimitPausesAndResumes(t *testing.T) {
 		return func() bool { return len(rec.notesOf(NoteSendingPaused)) >= n }
 	}
 
+	sunday := romeAt(t, "2026-03-29 00:00")
 	waitFor(t, "the first pause", paused(1))
 	if n := sent(); n != 10 {
 		t.Fatalf("%d sent before the first pause, want 10", n)
@@ -246,17 +258,25 @@ func TestDailyLimitPausesAndResumes(t *testing.T) {
 	if !strings.Contains(note, "Sun 29 Mar 2026 00:00 CET") || !strings.Contains(note, "daily limit") {
 		t.Errorf("the pause note does not say it resumes at midnight: %q", note)
 	}
+	// The clock moves only once the sender waits on it: moved between the
+	// sender's reading of the time and its wait, it would leave the wait
+	// past midnight.
+	waitFor(t, "the sender waiting for Sunday's midnight", func() bool { return clk.waiting(sunday) })
 	// Tracking goes on during the pause: the receipts of Saturday's sends
-	// (3 s after each) are applied before sending resumes.
-	clk.Advance(5 * time.Second)
-	waitFor(t, "Saturday's rows delivered during the pause", func() bool {
+	// (3 s after each) are applied before sending resumes. The clock goes
+	// from one wait of the tracker to the next, never to midnight.
+	clk.advanceUntil(t, "Saturday's rows delivered during the pause", sunday.Add(-time.Second), func() bool {
 		return countStates(f.states(), journal.StateDelivered) == 10
 	})
 	if n := sent(); n != 10 {
 		t.Fatalf("%d sent during the pause, want 10", n)
 	}
-	clk.Advance(romeAt(t, "2026-03-29 00:00").Sub(clk.Now()) - time.Second)
-	time.Sleep(20 * time.Millisecond)
+	clk.Advance(sunday.Sub(clk.Now()) - time.Second)
+	// A second before midnight the sender still waits for midnight: its
+	// wait has not ended, so no send can have started.
+	if !clk.waiting(sunday) {
+		t.Fatalf("a second before midnight the sender no longer waits for midnight (%d sent)", sent())
+	}
 	if n := sent(); n != 10 {
 		t.Fatalf("%d sent a second before midnight, want 10", n)
 	}
@@ -265,12 +285,21 @@ func TestDailyLimitPausesAndResumes(t *testing.T) {
 	if note := rec.notesOf(NoteSendingPaused)[1]; !strings.Contains(note, "Mon 30 Mar 2026 00:00 CEST") {
 		t.Errorf("the second pause note does not say Monday midnight: %q", note)
 	}
+	monday := romeAt(t, "2026-03-30 00:00")
+	waitFor(t, "the sender waiting for Monday's midnight", func() bool { return clk.waiting(monday) })
 	// Sunday has 23 hours: Monday starts 23 h after Sunday's midnight.
-	clk.Advance(romeAt(t, "2026-03-30 00:00").Sub(clk.Now()))
+	clk.Advance(monday.Sub(clk.Now()))
 	waitFor(t, "every row sent", func() bool { return sent() == 25 })
 	clk.setJump(true)
-	clk.Advance(time.Second)
-	r := <-done
+	var r result
+	clk.advanceUntil(t, "the end of the run", monday.Add(24*time.Hour), func() bool {
+		select {
+		case r = <-done:
+			return true
+		default:
+			return false
+		}
+	})
 	if r.err != nil {
 		t.Fatalf("Run: %v\n%s", r.err, sw.String())
 	}

@@ -335,6 +335,26 @@ func csvRows(n int, domain string) []string {
 	return rows
 }
 
+// awaitReceipts waits until the sandbox's mailbox holds the first receipt
+// (the acceptance, or the refusal) of each send with one of codes: what a
+// later run must find to reconcile a send whose answer was lost. It asks
+// the sandbox itself, so a fault a test sets on the fixture's server is
+// not in the way.
+func (f *fixture) awaitReceipts(codes ...string) {
+	f.t.Helper()
+	for _, code := range codes {
+		waitFor(f.t, "the acceptance of "+code, func() bool {
+			req := httptest.NewRequest(http.MethodGet, "/send/"+code, nil)
+			req.Header.Set("Authorization", "Bearer sandbox-token")
+			req.Header.Set("x-username", "sandbox@pec.sandbox.test")
+			req.Header.Set("x-password", "sandbox")
+			rec := httptest.NewRecorder()
+			f.sb.ServeHTTP(rec, req)
+			return rec.Code == http.StatusOK
+		})
+	}
+}
+
 // isSend reports whether r is a POST /send.
 func isSend(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/send" }
 

@@ -49,7 +49,12 @@ func (f *fixture) withReference() {
 // waitAcceptances waits until the sandbox's acceptances of the sends so
 // far are in the mailbox.
 func (f *fixture) waitAcceptances() {
-	time.Sleep(10 * fastSandbox().AcceptDelay)
+	f.t.Helper()
+	var codes []string
+	for _, s := range f.sb.Sends() {
+		codes = append(codes, s.Code)
+	}
+	f.awaitReceipts(codes...)
 }
 
 // TestTwoJournalsOneMailbox is issue 13's first case: two campaigns (two

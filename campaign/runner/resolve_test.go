@@ -53,7 +53,7 @@ func (f *fixture) crashNextSend(key string, request bool) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond) // the acceptance arrives
+	f.awaitReceipts(sent.MessageID)
 	return sent.MessageID
 }
 

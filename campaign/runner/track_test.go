@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,6 +75,40 @@ func (c *testClock) advanceLocked(d time.Duration) {
 		if !w.at.After(c.now) {
 			w.ch <- c.now
 			return true
+		}
+		return false
+	})
+}
+
+// waiting reports whether something waits on the clock for at and has not
+// been woken yet.
+func (c *testClock) waiting(at time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.waiters, func(w clockWaiter) bool { return w.at.Equal(at) })
+}
+
+// advanceUntil moves the clock to the earliest wait before limit, again
+// and again, until cond holds: time passes only as far as the run waits
+// for, whatever the speed of the machine, and a wait begun while the
+// clock moved (later than meant) is still reached. Waits at or after limit
+// are left alone.
+func (c *testClock) advanceUntil(t *testing.T, what string, limit time.Time, cond func() bool) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		if cond() {
+			return true
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var next time.Time
+		for _, w := range c.waiters {
+			if w.at.Before(limit) && (next.IsZero() || w.at.Before(next)) {
+				next = w.at
+			}
+		}
+		if !next.IsZero() {
+			c.advanceLocked(next.Sub(c.now))
 		}
 		return false
 	})
@@ -468,25 +503,32 @@ func TestTrackingAlongsideSending(t *testing.T) {
 	f := newFixture(t, fastSandbox(), csvRows(8, "pec.example.it")...)
 	f.rate = "20/s"
 	f.writeCampaign()
-	var firstPoll, lastSend time.Time
-	var mu sync.Mutex
+	// The last send waits for the first poll: a run that tracked only
+	// once sending is over would never poll, and the wait would end only
+	// at the bound, against a hang.
+	polled := make(chan struct{})
+	var once sync.Once
+	var sends atomic.Int32
+	var pollBeforeLastSend atomic.Bool
 	f.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		mu.Lock()
 		switch {
-		case isSend(r):
-			lastSend = time.Now()
-		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/") && firstPoll.IsZero():
-			firstPoll = time.Now()
+		case isSend(r) && sends.Add(1) == 8:
+			select {
+			case <-polled:
+				pollBeforeLastSend.Store(true)
+			case <-time.After(hangBound):
+			}
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/send/"):
+			once.Do(func() { close(polled) })
 		}
-		mu.Unlock()
 		next.ServeHTTP(w, r)
 	})
 	res, out, err := f.run(t.Context(), testRun{})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	if !firstPoll.Before(lastSend) {
-		t.Errorf("first poll %v not before the last send %v: tracking did not run alongside", firstPoll, lastSend)
+	if !pollBeforeLastSend.Load() {
+		t.Errorf("no poll before the last send (waited %s for one): tracking did not run alongside", hangBound)
 	}
 	if res.Counts[journal.StateDelivered] != 8 {
 		t.Errorf("counts %v", res.Counts)

@@ -2,15 +2,23 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,39 +57,51 @@ const crashRows = 40
 // process that fails 5 % of the sends (500, not sent) and drops the
 // connection of 10 % (sent, no answer), sending at 15 a second (the
 // sandbox allows 20), and kills the `pecbatch run`
-// process with SIGKILL at seeded random moments, again and again, during
-// sending and during tracking. It then runs it again until it finishes
-// (with --resend-unknown once the reconciliation window has passed) and
-// checks, from the sandbox's own list of what it sent, that every row was
-// sent exactly once and that the journal agrees with the sandbox row by
-// row.
+// process with SIGKILL at seeded random moments, 20 times, during sending
+// and during tracking. Until the last kill, a proxy in the test holds back
+// the delivery receipts of one row in ten (they arrive late), so no run can
+// end the campaign before the kills land, however fast the machine. It
+// then runs it again until it finishes (with --resend-unknown once the
+// reconciliation window has passed) and checks, from the sandbox's own
+// list of what it sent, that every row was sent exactly once and that the
+// journal agrees with the sandbox row by row.
 //
 // Not parallel: its SIGKILLs land at moments chosen from the run's pace,
 // and other tests competing for the CPU would move them.
 //
 //nolint:paralleltest // see above
 func TestCrashExactlyOnce(t *testing.T) {
-	const kills, minKills = 20, 12
+	const kills = 20
 	bin := buildPecbatch(t)
 	url := startSandboxProcess(t, bin, "--fail-rate", "0.05", "--drop-rate", "0.1", "--send-rate", "20",
 		"--accept-delay", "50ms", "--deliver-delay", "1s", "--seed", "11")
+	hold := startDeliveryHold(t, url, func(subject string) bool {
+		for i := 1; i <= crashRows; i += 10 {
+			if subject == fmt.Sprintf("Crash test C%03d", i) {
+				return true
+			}
+		}
+		return false
+	})
 	dir := t.TempDir()
 	writeCrashCampaign(t, dir)
 	campaignFile := filepath.Join(dir, "campaign.yaml")
-	env := append(os.Environ(), "PECMASSIVA_URL="+url, "PECMASSIVA_TOKEN=sandbox-token",
+	env := append(os.Environ(), "PECMASSIVA_URL="+hold.url, "PECMASSIVA_TOKEN=sandbox-token",
 		"PEC_USERNAME=sandbox@pec.sandbox.test", "PEC_PASSWORD=sandbox")
 
 	// Each run is killed at a random moment of its first half second, while it
-	// starts, sends, tracks or reconciles, until enough kills have landed;
+	// starts, sends, tracks or reconciles, until every kill has landed;
 	// then runs go to the end. A run that ends by itself with rows unknown
 	// (exit 4) is followed, once the reconciliation window has passed, by
 	// one with --resend-unknown (every run has it).
 	rng := rand.New(rand.NewPCG(2026, 11))
 	killed, done := 0, false
-	for i := 0; i < 60 && !done; i++ {
+	for i := 0; i < 100 && !done; i++ {
 		var after time.Duration
 		if killed < kills {
 			after = time.Duration(30+rng.IntN(500)) * time.Millisecond
+		} else {
+			hold.release()
 		}
 		code, out := crashRunPecbatch(t, bin, env, after, "run", campaignFile, "--yes", "--resend-unknown", "--report", "-")
 		switch code {
@@ -89,6 +109,9 @@ func TestCrashExactlyOnce(t *testing.T) {
 			killed++
 		case 0:
 			done = true
+			if killed < kills {
+				t.Fatalf("run %d ended the campaign with delivery receipts held back, after %d kills:\n%s", i, killed, out)
+			}
 		case exitRowsUnknown:
 			// run returns this only once every unknown row's
 			// reconciliation window has passed: the next run sends them.
@@ -97,10 +120,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 		}
 	}
 	if !done {
-		t.Fatal("the campaign never finished")
-	}
-	if killed < minKills {
-		t.Errorf("only %d kills landed before the campaign finished, want at least %d", killed, minKills)
+		t.Fatalf("the campaign never finished (%d kills)", killed)
 	}
 
 	sends := sandboxSends(t, url)
@@ -134,7 +154,8 @@ func TestCrashExactlyOnce(t *testing.T) {
 			t.Errorf("row %s is %s", row.Key, row.State)
 		}
 	}
-	t.Logf("%d kills survived; %d sends, 0 duplicates", killed, len(sends))
+	t.Logf("%d kills survived (%d delivery receipts held back meanwhile); %d sends, 0 duplicates",
+		killed, hold.held.Load(), len(sends))
 }
 
 func writeCrashCampaign(t *testing.T, dir string) {
@@ -192,21 +213,117 @@ type sandboxSend struct {
 // sandboxSends reads GET /_sandbox/sends: what the sandbox actually sent.
 func sandboxSends(t *testing.T, url string) []sandboxSend {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url+"/_sandbox/sends", nil)
+	sends, err := readSandboxSends(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return sends
+}
+
+func readSandboxSends(ctx context.Context, url string) ([]sandboxSend, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/_sandbox/sends", nil)
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer sandbox-token")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("GET /_sandbox/sends: %w", err)
 	}
 	defer resp.Body.Close()
 	var ans struct {
 		Sends []sandboxSend `json:"sends"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
-		t.Fatalf("GET /_sandbox/sends: %v", err)
+		return nil, fmt.Errorf("GET /_sandbox/sends: %w", err)
 	}
-	return ans.Sends
+	return ans.Sends, nil
+}
+
+// deliveryHold is a proxy in the test process in front of a sandbox
+// process (startDeliveryHold).
+type deliveryHold struct {
+	url     string
+	holding atomic.Bool
+	// held counts the delivery receipts left out of the polls' answers.
+	held atomic.Int64
+}
+
+// release lets every delivery receipt through from now on.
+func (h *deliveryHold) release() { h.holding.Store(false) }
+
+// startDeliveryHold serves the sandbox at url through a proxy that, until
+// release, answers the receipt polls of the sends whose subject held
+// accepts without their delivery receipts, as if the deliveries were late:
+// those rows cannot become final, so no run can end the campaign. The
+// sandbox itself is untouched (the polls after release list everything),
+// and a connection it cuts without an answer is cut to the client too.
+func startDeliveryHold(t *testing.T, url string, held func(subject string) bool) *deliveryHold {
+	t.Helper()
+	target, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &deliveryHold{}
+	h.holding.Store(true)
+	var mu sync.Mutex
+	subjects := map[string]string{} // code → subject
+	subjectOf := func(ctx context.Context, code string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s, ok := subjects[code]; ok {
+			return s, nil
+		}
+		sends, err := readSandboxSends(ctx, url)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range sends {
+			subjects[s.Code] = s.Subject
+		}
+		return subjects[code], nil
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		r := resp.Request
+		code, poll := strings.CutPrefix(r.URL.Path, "/send/")
+		if !h.holding.Load() || r.Method != http.MethodGet || !poll || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		subject, err := subjectOf(r.Context(), code)
+		if err != nil || !held(subject) {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		status, body, n, err := withoutDeliveries(body)
+		if err != nil {
+			return fmt.Errorf("poll %s: %w", code, err)
+		}
+		h.held.Add(int64(n))
+		resp.StatusCode, resp.Status = status, fmt.Sprintf("%d %s", status, http.StatusText(status))
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// The sandbox cut the connection (a drop) or the client went: the
+		// client gets no answer, as it would without the proxy.
+		if conn, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
+			_ = conn.Close()
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	h.url = srv.URL
+	return h
 }

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -129,6 +130,28 @@ type relFixture struct {
 	holdDelivery func(address string) bool
 	// extraEnv is added to every run's environment.
 	extraEnv []string
+	// reserved, while the server is stopped, releases the socket that
+	// holds its port (stopListening).
+	reserved func()
+	// gone is set when the current server stops listening.
+	gone *atomic.Bool
+}
+
+// handler is what a server of the fixture serves: f.serve until gone is
+// set. A connection the server accepted just before it stopped (too late
+// for CloseClientConnections to see it) then gets no answer either: a
+// request must never be answered by a server that is gone.
+func (f *relFixture) handler(gone *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+			panic(http.ErrAbortHandler)
+		}
+		f.serve(w, r)
+	})
 }
 
 // newRelFixture writes the campaign and starts the sandbox. bin is the
@@ -140,7 +163,15 @@ func newRelFixture(t *testing.T, bin string, cfg relConfig) *relFixture {
 	f.file = filepath.Join(f.dir, "campaign.yaml")
 	f.journal = filepath.Join(f.dir, "campaign.journal.db")
 	f.sb = sandbox.New(cfg.sandbox)
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	ln, err := listenShared("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.gone = &atomic.Bool{}
+	f.srv = httptest.NewUnstartedServer(f.handler(f.gone))
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
+	f.srv.Start()
 	f.url = f.srv.URL
 	t.Cleanup(f.close)
 
@@ -181,10 +212,13 @@ func relAddress(i int) string { return fmt.Sprintf("dest%04d@pec.example.it", i)
 
 func (f *relFixture) close() {
 	f.mu.Lock()
-	p, srv := f.proc, f.srv
+	p, srv, reserved := f.proc, f.srv, f.reserved
 	f.mu.Unlock()
 	if p != nil {
 		_ = p.Kill()
+	}
+	if reserved != nil {
+		reserved()
 	}
 	srv.CloseClientConnections()
 	srv.Close()
@@ -281,30 +315,47 @@ func (f *relFixture) holdBack(r *http.Request, rec *httptest.ResponseRecorder) *
 	if !hold {
 		return rec
 	}
+	status, body, _, err := withoutDeliveries(rec.Body.Bytes())
+	if err != nil {
+		f.t.Errorf("poll %s: %v", code, err)
+		return rec
+	}
+	out := httptest.NewRecorder()
+	maps.Copy(out.Header(), rec.Header())
+	out.Header().Del("Content-Length")
+	out.Code = status
+	_, _ = out.Body.Write(body)
+	return out
+}
+
+// withoutDeliveries returns the sandbox's answer body to a receipt poll
+// without its delivery receipts, the status that answer has (404 "Result
+// empty" when nothing is left, as the sandbox answers for no receipts),
+// and how many receipts it left out.
+func withoutDeliveries(body []byte) (int, []byte, int, error) {
 	var ans struct {
 		Data    []map[string]any `json:"data"`
 		Success bool             `json:"success"`
+		Message string           `json:"message"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
-		f.t.Errorf("poll %s: the sandbox's answer: %v", code, err)
-		return rec
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return 0, nil, 0, fmt.Errorf("the sandbox's answer: %w", err)
 	}
+	n := len(ans.Data)
 	ans.Data = slices.DeleteFunc(ans.Data, func(e map[string]any) bool {
 		object, _ := e["object"].(string)
 		return strings.Contains(object, "CONSEGNA")
 	})
-	out := httptest.NewRecorder()
-	maps.Copy(out.Header(), rec.Header())
-	out.Header().Del("Content-Length")
-	var body any = ans
-	out.Code = http.StatusOK
+	var out any = ans
+	status := http.StatusOK
 	if len(ans.Data) == 0 {
-		body, out.Code = map[string]any{"success": false, "message": "Result empty"}, http.StatusNotFound
+		out, status = map[string]any{"success": false, "message": "Result empty"}, http.StatusNotFound
 	}
-	if err := json.NewEncoder(out.Body).Encode(body); err != nil {
-		f.t.Errorf("poll %s: %v", code, err)
+	body, err := json.Marshal(out)
+	if err != nil {
+		return 0, nil, 0, err
 	}
-	return out
+	return status, append(body, '\n'), n - len(ans.Data), nil
 }
 
 // answers returns how many answers to POST /send had the status code (0:
@@ -413,9 +464,12 @@ func (f *relFixture) killRunning() bool {
 	if err := p.Signal(syscall.SIGKILL); err != nil {
 		return false
 	}
+	// What the caller does next (answer, cut) must come after the death:
+	// only a hang makes the wait end otherwise, and then the test fails.
 	select {
 	case <-exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
+		f.t.Errorf("pecbatch still ran 2 min after SIGKILL")
 	}
 	return true
 }
@@ -700,12 +754,26 @@ type relStatus struct {
 }
 
 // stopListening closes the server: the listener and every connection.
+// A socket bound to the port, not listening, holds it until listenAgain:
+// connections are refused as by a server that is gone, and no other
+// program can take the port meanwhile.
 func (f *relFixture) stopListening() {
 	f.mu.Lock()
 	srv := f.srv
+	f.gone.Store(true)
 	f.mu.Unlock()
-	srv.CloseClientConnections()
+	release, err := reservePort(srv.Listener.Addr().(*net.TCPAddr))
+	if err != nil {
+		f.t.Errorf("stop listening: %v", err)
+		release = func() {}
+	}
+	f.mu.Lock()
+	f.reserved = release
+	f.mu.Unlock()
+	// The listener first: a connection made while the others close must
+	// be refused, not accepted.
 	srv.Listener.Close()
+	srv.CloseClientConnections()
 }
 
 // listenAgain serves again on the same address after stopListening.
@@ -713,8 +781,10 @@ func (f *relFixture) listenAgain() error {
 	addr := strings.TrimPrefix(f.url, "http://")
 	var ln net.Listener
 	var err error
+	// Where the port is held (Linux) the first attempt binds; elsewhere
+	// another program may hold it for a while.
 	for range 50 {
-		if ln, err = net.Listen("tcp", addr); err == nil {
+		if ln, err = listenShared(addr); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -722,12 +792,16 @@ func (f *relFixture) listenAgain() error {
 	if err != nil {
 		return fmt.Errorf("listen again on %s: %w", addr, err)
 	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(f.serve)}}
+	gone := &atomic.Bool{}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: f.handler(gone)}}
 	srv.Start()
 	f.mu.Lock()
-	old := f.srv
-	f.srv = srv
+	old, release := f.srv, f.reserved
+	f.srv, f.reserved, f.gone = srv, nil, gone
 	f.mu.Unlock()
+	if release != nil {
+		release()
+	}
 	old.Close()
 	return nil
 }
