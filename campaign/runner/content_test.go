@@ -157,7 +157,7 @@ func TestRunTrialThenTypoFix(t *testing.T) {
 		}
 	}
 
-	st, err := Status(t.Context(), f.campaign(), "")
+	st, err := Status(t.Context(), f.campaign(), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

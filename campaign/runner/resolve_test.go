@@ -117,7 +117,7 @@ func TestResolveNotSentThenCrash(t *testing.T) {
 				f.checkExactlyOnce(4)
 			}
 
-			st, err := Status(t.Context(), f.campaign(), "")
+			st, err := Status(t.Context(), f.campaign(), "", time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +257,7 @@ func TestRetryRejected(t *testing.T) {
 	if err != nil || len(hist) != 1 || hist[0].State != journal.StateRejected || !strings.Contains(hist[0].Error, "Mailbox full") {
 		t.Errorf("history = %+v, %v", hist, err)
 	}
-	st, err := Status(ctx, f.campaign(), "")
+	st, err := Status(ctx, f.campaign(), "", time.Now())
 	if err != nil || st.DecisionCount != 1 || st.Decisions[0].Decision != "retried" || st.Decisions[0].From != "rejected" ||
 		st.Decisions[0].Note != "mailbox emptied" {
 		t.Errorf("status decisions = %+v, %v", st.Decisions, err)

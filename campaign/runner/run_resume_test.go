@@ -307,7 +307,7 @@ func TestStatus(t *testing.T) {
 	if _, out, err := f.run(t.Context(), testRun{Limit: 3}); !errors.Is(err, campaign.ErrRowsFailed) {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	st, err := Status(t.Context(), f.campaign(), "")
+	st, err := Status(t.Context(), f.campaign(), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +326,27 @@ func TestStatus(t *testing.T) {
 	}
 	if err := st.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"rejected": 1`) {
 		t.Errorf("status JSON (%v):\n%s", err, js.String())
+	}
+	// The estimate starts from the time given, not the machine's: the row
+	// left waits for the window to open on Monday when asked on a Saturday.
+	c := f.campaign()
+	if c.Sending.Window, err = campaign.ParseWindow("mon-fri 08:00-13:00"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		now      time.Time
+		min, max time.Duration
+	}{
+		{time.Date(2026, 12, 5, 10, 0, 0, 0, campaign.Rome()), 46 * time.Hour, 47 * time.Hour},
+		{time.Date(2026, 12, 7, 10, 0, 0, 0, campaign.Rome()), 0, time.Minute},
+	} {
+		st, err := Status(t.Context(), c, "", tc.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.SendingETA < tc.min || st.SendingETA > tc.max {
+			t.Errorf("asked at %s: sending ETA %s, want in [%s, %s]", tc.now, st.SendingETA, tc.min, tc.max)
+		}
 	}
 }
 
@@ -491,7 +512,7 @@ func TestStatusListsUndelivered(t *testing.T) {
 	}
 	j.Close()
 
-	st, err := Status(ctx, f.campaign(), path)
+	st, err := Status(ctx, f.campaign(), path, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func (f *fixture) recipientStates() map[string]journal.State {
 
 func (f *fixture) status() *StatusReport {
 	f.t.Helper()
-	st, err := Status(f.t.Context(), f.campaign(), "")
+	st, err := Status(f.t.Context(), f.campaign(), "", time.Now())
 	if err != nil {
 		f.t.Fatal(err)
 	}

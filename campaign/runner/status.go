@@ -125,8 +125,9 @@ type AttentionRow struct {
 }
 
 // Status reads how the campaign stands from its journal (journalPath, or
-// the campaign's sending.journal when empty).
-func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*StatusReport, error) {
+// the campaign's sending.journal when empty); now is the time the sending
+// estimate starts from (the day's sends and the sending window).
+func Status(ctx context.Context, c *campaign.Campaign, journalPath string, now time.Time) (*StatusReport, error) {
 	if journalPath == "" {
 		journalPath = c.Sending.Journal
 	}
@@ -160,7 +161,6 @@ func Status(ctx context.Context, c *campaign.Campaign, journalPath string) (*Sta
 	}
 	st.NextPoll, st.PollDue = next, ok && next.IsZero()
 	if n := counts[journal.StatePending]; n > 0 {
-		now := time.Now()
 		sentToday, err := r.SentPerDay(ctx, campaign.Rome(), now)
 		if err != nil {
 			return nil, fmt.Errorf("status: %w", err)

@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, g *globalOptions, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := runner.Status(ctx, c, journal)
+	st, err := runner.Status(ctx, c, journal, time.Now())
 	if err != nil {
 		return err
 	}
