@@ -141,6 +141,11 @@ func signedFacts(stored []journal.StoredSignedReceipt, code string, recipients [
 			f.State = journal.RecipientDelivered
 		case "errore-consegna", "rilevazione-virus":
 			f.State, f.Err = journal.RecipientFailed, signedError(s)
+			if s.Tipo == "errore-consegna" && strings.HasPrefix(strings.TrimSpace(s.ErroreEsteso), "5.4.1") {
+				// The final time-limit notice, as some providers (and the
+				// sandbox's mailbox) type it: expired, as the API's says.
+				f.State = journal.RecipientExpired
+			}
 		case "preavviso-errore-consegna":
 			f.Warning, f.State = true, journal.RecipientAccepted
 			if strings.HasPrefix(strings.TrimSpace(s.ErroreEsteso), "5.4.1") {

@@ -203,3 +203,27 @@ func TestSignedPartialFetchKept(t *testing.T) {
 		t.Errorf("the failed fetch was told %d times, want once", told)
 	}
 }
+
+// TestSignedFinalNoticeAsErrore: a final time-limit notice typed
+// errore-consegna with 5.4.1 expires the recipient, as the API's summary
+// of it does; another errore-consegna fails it.
+func TestSignedFinalNoticeAsErrore(t *testing.T) {
+	for _, tc := range []struct {
+		esteso string
+		want   journal.RecipientState
+	}{
+		{"5.4.1 - tempo massimo di consegna superato", journal.RecipientExpired},
+		{"5.1.1 - utente sconosciuto", journal.RecipientFailed},
+	} {
+		t.Run(tc.esteso, func(t *testing.T) {
+			s := storedSigned("c1", "errore-consegna", "a@pec.example.it", tc.esteso, time.Hour, nil)
+			facts, ignored := signedFacts([]journal.StoredSignedReceipt{s}, "c1", []string{"a@pec.example.it"})
+			if len(facts) != 1 || len(ignored) != 0 {
+				t.Fatalf("facts %+v, ignored %q: want one", facts, ignored)
+			}
+			if facts[0].State != tc.want || facts[0].Err != tc.esteso {
+				t.Errorf("state %q error %q, want %q %q", facts[0].State, facts[0].Err, tc.want, tc.esteso)
+			}
+		})
+	}
+}

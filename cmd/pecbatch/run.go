@@ -122,6 +122,8 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		if d.LedgerPath, err = g.ledgerPath(c); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
+		// The sandbox serves its own mailbox (configure, below).
+		d.Signed = runner.NewIMAPSource(c, nil)
 	}
 	if clk != nil {
 		d.Clock = clk
