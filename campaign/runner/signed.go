@@ -17,6 +17,9 @@ import (
 type SignedSource interface {
 	// Fetch returns the receipts after cur whose code want accepts, and the
 	// cursor after them. A refused login is an error matching ErrSignedLogin.
+	// On another error it may return, with the error, the receipts it read
+	// before it and the cursor after those (cur when none): they are kept
+	// when that cursor is past the one stored.
 	Fetch(ctx context.Context, cur SignedCursor, want func(code string) bool) ([]SignedReceipt, SignedCursor, error)
 }
 
@@ -138,6 +141,11 @@ func signedFacts(stored []journal.StoredSignedReceipt, code string, recipients [
 			f.State = journal.RecipientDelivered
 		case "errore-consegna", "rilevazione-virus":
 			f.State, f.Err = journal.RecipientFailed, signedError(s)
+			if s.Tipo == "errore-consegna" && strings.HasPrefix(strings.TrimSpace(s.ErroreEsteso), "5.4.1") {
+				// The final time-limit notice, as some providers (and the
+				// sandbox's mailbox) type it: expired, as the API's says.
+				f.State = journal.RecipientExpired
+			}
 		case "preavviso-errore-consegna":
 			f.Warning, f.State = true, journal.RecipientAccepted
 			if strings.HasPrefix(strings.TrimSpace(s.ErroreEsteso), "5.4.1") {
@@ -345,21 +353,16 @@ func (f *signedFetcher) fetch(ctx context.Context, timeout time.Duration) {
 	fctx, cancel := context.WithTimeout(ctx, timeout)
 	got, next, err := f.src.Fetch(fctx, SignedCursor(from), func(code string) bool { _, ok := codes[code]; return ok })
 	cancel()
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
 		return
-	case errors.Is(err, ErrSignedLogin):
-		f.problem("login", "the mailbox refused the login for the signed receipts (tracking.imap): check the mailbox "+
-			"password (sender.password) and tracking.imap; tracking goes on with the API's receipts only")
-		return
-	case errors.Is(err, context.DeadlineExceeded):
-		f.problem("slow", "the mailbox did not answer within %s (tracking.imap): the signed receipts are read again "+
-			"later; tracking goes on with the API's receipts", timeout)
-		return
-	case err != nil:
-		f.problem("fetch:"+err.Error(), "could not read the signed receipts from the mailbox (tracking.imap): %v; "+
-			"they are read again later, tracking goes on with the API's receipts", err)
-		return
+	}
+	if err != nil {
+		f.fetchProblem(err, timeout)
+		if !partialCovers(SignedCursor(cur), next) {
+			return
+		}
+		// The batches read before the error are kept: the next fetch
+		// resumes after them instead of reading them again.
 	}
 	if next.UIDValidity == cur.UIDValidity && next.LastUID < cur.LastUID {
 		next.LastUID = cur.LastUID // a rescan never moves the cursor back
@@ -386,6 +389,34 @@ func (f *signedFetcher) fetch(ctx context.Context, timeout time.Duration) {
 	for id := range rows {
 		f.apply(wctx, id)
 	}
+}
+
+// fetchProblem tells of a fetch that failed with err.
+func (f *signedFetcher) fetchProblem(err error, timeout time.Duration) {
+	switch {
+	case errors.Is(err, ErrSignedLogin):
+		f.problem("login", "the mailbox refused the login for the signed receipts (tracking.imap): check the mailbox "+
+			"password (sender.password) and tracking.imap; tracking goes on with the API's receipts only")
+	case errors.Is(err, context.DeadlineExceeded):
+		f.problem("slow", "the mailbox did not answer within %s (tracking.imap): the signed receipts are read again "+
+			"later; tracking goes on with the API's receipts", timeout)
+	default:
+		f.problem("fetch:"+err.Error(), "could not read the signed receipts from the mailbox (tracking.imap): %v; "+
+			"they are read again later, tracking goes on with the API's receipts", err)
+	}
+}
+
+// partialCovers says whether a fetch that failed part way, its cursor
+// next, read all it was asked to read again: it went past the stored
+// cursor cur (or read a mailbox whose UIDVALIDITY changed). Only then is
+// what it read kept as a fetch that ended there. A rescan that stopped
+// below cur is not: keeping its cursor would mark as read the receipts it
+// was to read again, and it is retried whole.
+func partialCovers(cur, next SignedCursor) bool {
+	if next.UIDValidity != cur.UIDValidity {
+		return next.UIDValidity != 0 && next.LastUID > 0
+	}
+	return next.LastUID > cur.LastUID
 }
 
 // apply applies what the signed receipts of row id decide.

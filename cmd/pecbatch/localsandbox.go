@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,9 @@ const (
 	localWarnAfter    = 12 * time.Second
 	localExpireAfter  = 24 * time.Second
 	localGiveUpAfter  = 26 * time.Second
+	// localSignedInterval: the sandbox's mailbox is read every few
+	// seconds, so the demo's signed receipts are read before it ends.
+	localSignedInterval = 2 * time.Second
 )
 
 // sandboxFlags are the flags that shape a sandbox's behaviour, shared by
@@ -118,8 +123,12 @@ func loadForSendingAt(ctx context.Context, g *globalOptions, path string, withSa
 type localSandbox struct {
 	url    string
 	opts   sandbox.Options
+	sb     *sandbox.Server
 	srv    *http.Server
 	served chan struct{} // closed when Serve has returned
+	// imapServed is closed when ServeIMAP has returned; nil when the
+	// mailbox is not served over IMAP.
+	imapServed chan struct{}
 	// ledgerDir holds the claim ledger of the sandbox's sends, removed
 	// with the sandbox: its message ids mean nothing to the real service
 	// nor to the sandbox of another process.
@@ -149,10 +158,12 @@ func startLocalSandbox(ctx context.Context, log *slog.Logger, sf sandboxFlags, n
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: listen on a loopback port: %w", err)
 	}
+	sb := sandbox.New(opts)
 	s := &localSandbox{
 		url:    "http://" + ln.Addr().String(),
 		opts:   opts,
-		srv:    &http.Server{Handler: sandbox.New(opts), ReadHeaderTimeout: 10 * time.Second},
+		sb:     sb,
+		srv:    &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second},
 		served: make(chan struct{}),
 	}
 	go func() {
@@ -198,8 +209,52 @@ func (s *localSandbox) configure(ctx context.Context, g *globalOptions, c *campa
 		AcceptanceDelay: localAcceptDelay + localAcceptDelay/5,
 		Notices:         []time.Duration{localWarnAfter, localExpireAfter},
 		GiveUpAfter:     localGiveUpAfter,
+		SignedInterval:  localSignedInterval,
+	}
+	if c.Tracking.IMAP != "" {
+		tc, err := s.serveIMAP(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		d.Signed = runner.NewIMAPSource(c, tc)
+		if !g.quiet {
+			fmt.Fprintf(g.stderr, "Sandbox: serving the mailbox over IMAP at %s (tracking.imap): the signed receipts "+
+				"are read from it, checked against the sandbox's own CA.\n", c.Tracking.IMAP)
+		}
 	}
 	return path, nil
+}
+
+// serveIMAP serves the sandbox's mailbox over IMAP on a free loopback
+// port and points c's tracking.imap at it, as override points the API:
+// the server's certificate and the receipts' signatures are checked
+// against the sandbox's CA, whatever tracking.imap_trust says. It returns
+// the TLS config that reaches the server.
+func (s *localSandbox) serveIMAP(ctx context.Context, c *campaign.Campaign) (*tls.Config, error) {
+	ca, err := s.sb.CACertificate()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: its test CA: %w", err)
+	}
+	// Before any send: a CONSEGNA carries the attachments the sandbox
+	// keeps from now on.
+	if err := s.sb.EnableIMAP(); err != nil {
+		return nil, fmt.Errorf("sandbox: its IMAP mailbox: %w", err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: listen on a loopback port for IMAP: %w", err)
+	}
+	s.imapServed = make(chan struct{})
+	go func() {
+		defer close(s.imapServed)
+		// Errors show in the fetcher's warnings; after CloseIMAP it returns.
+		_ = s.sb.ServeIMAP(ln)
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	c.Tracking.IMAP, c.Tracking.IMAPRoots = "imaps://"+ln.Addr().String(), roots
+	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (s *localSandbox) close() {
@@ -207,6 +262,10 @@ func (s *localSandbox) close() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.served
+	if s.imapServed != nil {
+		_ = s.sb.CloseIMAP()
+		<-s.imapServed
+	}
 	if s.ledgerDir != "" {
 		_ = os.RemoveAll(s.ledgerDir)
 	}

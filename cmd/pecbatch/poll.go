@@ -51,6 +51,7 @@ func runPoll(ctx context.Context, g *globalOptions, o *pollOptions) error {
 	if d.LedgerPath, err = g.ledgerPath(c); err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
+	d.Signed = runner.NewIMAPSource(c, nil)
 	_, err = runner.Poll(ctx, c, d, runner.PollOptions{})
 	if errors.Is(err, campaign.ErrInterrupted) {
 		// The runner's own wording names run; this was a poll.

@@ -122,6 +122,8 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		if d.LedgerPath, err = g.ledgerPath(c); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
+		// The sandbox serves its own mailbox (configure, below).
+		d.Signed = runner.NewIMAPSource(c, nil)
 	}
 	if clk != nil {
 		d.Clock = clk
@@ -139,6 +141,10 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions) error {
 		}
 		if clk != nil {
 			d.Tuning.TimeScale = clk.Factor()
+			// The mailbox is read in real seconds: a scaled interval would
+			// open a connection every few milliseconds.
+			d.Tuning.SignedInterval = time.Duration(float64(d.Tuning.SignedInterval) * clk.Factor())
+			d.Tuning.SignedTimeout = time.Duration(float64(runner.DefaultSignedTimeout) * clk.Factor())
 			fmt.Fprintf(g.stderr, "Sandbox: the clock runs %g times faster than real time, from %s.\n", clk.Factor(),
 				clk.Now().In(campaign.Rome()).Format("Mon 2 Jan 2006 15:04 MST"))
 		}
