@@ -209,7 +209,7 @@ func signedJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 	fetched := map[string][]pecmail.Receipt{}
 	for i, r := range signedRows {
 		m := &campaign.Message{Row: i + 1, Key: r.key, Recipients: r.to, Subject: "Avviso di pagamento " + r.key,
-			Body: []byte("<p>Gentile utente, in allegato l'avviso.</p>"),
+			Body:        []byte("<p>Gentile utente, in allegato l'avviso.</p>"),
 			Attachments: []campaign.Attachment{{Name: "avviso-" + r.key + ".pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4 " + r.key + "\n")}}}
 		m.SHA256 = campaign.ContentHash(m.Recipients, m.Subject, m.Body, m.Attachments)
 		msgs = append(msgs, m)

@@ -40,15 +40,19 @@ folder named after the row's number and key with:
       it was sent; when the files changed since, NON-CORRISPONDE.txt says so
       with both hashes, and the message is left out (never a message that
       was not the one sent)
+  ricevute/01-ACCETTAZIONE-messaggio.eml ...   with tracking.imap, the
+      signed receipts read from the mailbox, untouched, named after the
+      addressee their daticert.xml names
   ricevuta-01-ACCETTAZIONE.txt ...    each receipt as the PEC Massiva API
-      summarised it (not the signed receipt: pecbatch does not read the
-      mailbox yet)
+      summarised it, labelled as a summary (not the signed receipt)
   timeline.txt       intent, send, message id, acceptance, delivery or
       failure per recipient, retries, operator decisions (Europe/Rome)
   attestazione.html  one printable page in Italian: recipients, times, when
       the notification takes effect for the sender and for each recipient
       (art. 147 c.p.c.), and the SHA-256 of the message, attachments and
-      receipt files
+      receipt files; with signed receipts, the one that proves each
+      recipient's outcome and its signature check, and which are kept but
+      not used as proof (broken signature, daticert of another message)
 
 manifest.json, at the top, lists the SHA-256 of every file, the campaign,
 the journal's identity and when the pack was made; 'pecbatch evidence
