@@ -96,7 +96,7 @@ func (s signedFile) addressee() string { return strings.ToLower(strings.TrimSpac
 var perRecipient = []string{"avvenuta-consegna", "errore-consegna", "preavviso-errore-consegna", "rilevazione-virus"}
 
 // signedFiles lists the row's signed receipts in time order (daticert's
-// date, the order read when it has none) and names their files
+// date; those without one last, in the order read) and names their files
 // "ricevute/NN-KIND-addressee.eml", "messaggio" for those about the
 // whole message.
 func signedFiles(stored []journal.StoredSignedReceipt, messageID string) []signedFile {
@@ -106,8 +106,12 @@ func signedFiles(stored []journal.StoredSignedReceipt, messageID string) []signe
 	}
 	slices.SortStableFunc(files, func(a, b signedFile) int {
 		switch {
-		case a.Data.IsZero() || b.Data.IsZero():
+		case a.Data.IsZero() && b.Data.IsZero():
 			return 0
+		case a.Data.IsZero():
+			return 1 // no date: after the dated ones, in the order read
+		case b.Data.IsZero():
+			return -1
 		}
 		return a.Data.Compare(b.Data)
 	})

@@ -589,3 +589,31 @@ func TestAttestazioneSignedGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedFiles: receipts are numbered in daticert's time order, those
+// without a date last, and named after their addressee, never as a
+// receipt about the whole message when they are about one addressee.
+func TestSignedFiles(t *testing.T) {
+	at := time.Date(2026, 3, 10, 13, 0, 0, 0, time.UTC)
+	s := func(kind, consegna, code string, when time.Time) journal.StoredSignedReceipt {
+		return journal.StoredSignedReceipt{SignedReceipt: journal.SignedReceipt{Code: code, Kind: kind, Consegna: consegna, Data: when}}
+	}
+	got := signedFiles([]journal.StoredSignedReceipt{
+		s("avvenuta-consegna", "", "C2", time.Time{}),
+		s("avvenuta-consegna", "Mario.Rossi@PEC.it", "C2", at.Add(time.Minute)),
+		s("accettazione", "", "C2", at),
+		s("errore-consegna", "a/b@x.it", "C1", at.Add(-time.Hour)),
+	}, "C2")
+	want := []string{"ricevute/01-MANCATA-CONSEGNA-a_b@x.it.eml", "ricevute/02-ACCETTAZIONE-messaggio.eml",
+		"ricevute/03-CONSEGNA-mario.rossi@pec.it.eml", "ricevute/04-CONSEGNA-destinatario-non-indicato.eml"}
+	var names []string
+	for _, f := range got {
+		names = append(names, f.Name)
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("signedFiles names %q, want %q", names, want)
+	}
+	if got[0].Current || !got[1].Current {
+		t.Errorf("current: %v, %v; want the earlier attempt's receipt not current", got[0].Current, got[1].Current)
+	}
+}
