@@ -48,6 +48,11 @@ type EvidenceResult struct {
 	Mismatched []int
 	// NotSent counts the selected rows never sent, left out of the pack.
 	NotSent int
+	// Signed counts the signed receipts (.eml) written; NotProof are the
+	// numbers of the rows holding one kept but not used as proof (broken
+	// signature, daticert missing or of another message).
+	Signed   int
+	NotProof []int
 	// ManifestSHA256 is the hex SHA-256 of the pack's manifest.json, which
 	// lists the SHA-256 of every other file: recorded elsewhere (a
 	// protocol register, an e-mail), it vouches for the whole pack.
@@ -114,7 +119,7 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Mismatched = len(src.rows), w.mismatched
+	res.Rows, res.Mismatched, res.Signed, res.NotProof = len(src.rows), w.mismatched, w.signed, w.notProof
 	return res, nil
 }
 
@@ -219,6 +224,10 @@ type evidenceWriter struct {
 	p          *pack
 	used       map[string]bool // folder names, lower-cased
 	mismatched []int
+	// signed counts the signed receipts written, notProof the rows with
+	// one not used as proof.
+	signed   int
+	notProof []int
 	// mailboxAt is when the mailbox (tracking.imap) was last read; zero
 	// when it never was, and the pack holds the API's summaries only.
 	mailboxAt time.Time
@@ -343,6 +352,10 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 		a.Receipts = append(a.Receipts, rowFile{Name: f.name, SHA256: sum})
 	}
 	a.MailboxAt, a.Signed = w.mailboxAt, rc.signed
+	w.signed += len(rc.signed)
+	if slices.ContainsFunc(rc.signed, func(s signedFile) bool { return s.Current && notProof(s.SignedReceipt) != "" }) {
+		w.notProof = append(w.notProof, row.RowNumber)
+	}
 	a.Conflicts = conflicts(w.src.events[row.ID], rc.signed)
 	attempts, err := w.r.Attempts(ctx, row.ID)
 	if err != nil {

@@ -350,8 +350,12 @@ func TestEvidenceSigned(t *testing.T) {
 	ctx := t.Context()
 	r, msgs := signedJournal(t)
 	dir := filepath.Join(t.TempDir(), "pack")
-	if _, err := SaveEvidence(ctx, r, dir, EvidenceOptions{Messages: messagesOf(msgs, nil), Now: evidenceNow, Location: europeRome(t)}); err != nil {
+	res, err := SaveEvidence(ctx, r, dir, EvidenceOptions{Messages: messagesOf(msgs, nil), Now: evidenceNow, Location: europeRome(t)})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Signed != 14 || !slices.Equal(res.NotProof, []int{2, 3}) {
+		t.Errorf("SaveEvidence: %d signed receipts, rows %v with one not used as proof; want 14, [2 3]", res.Signed, res.NotProof)
 	}
 	ls := func(t *testing.T, row string) []string {
 		t.Helper()

@@ -176,6 +176,13 @@ func runEvidence(ctx context.Context, g *globalOptions, o *evidenceOptions) erro
 		fmt.Fprintf(g.stderr, "Warning: %d row(s) changed since they were sent (rows %s): their folders hold NON-CORRISPONDE.txt instead of the message\n",
 			len(res.Mismatched), joinInts(res.Mismatched))
 	}
+	if res.Signed > 0 {
+		fmt.Fprintf(g.stderr, "%d signed receipt(s) from the mailbox, as .eml files\n", res.Signed)
+	}
+	if len(res.NotProof) > 0 {
+		fmt.Fprintf(g.stderr, "Warning: %d row(s) hold a signed receipt kept but not used as proof (rows %s): broken signature or daticert of another message; see their attestazione.html\n",
+			len(res.NotProof), joinInts(res.NotProof))
+	}
 	if res.NotSent > 0 {
 		fmt.Fprintf(g.stderr, "%d selected row(s) not sent yet: left out\n", res.NotSent)
 	}
