@@ -120,6 +120,45 @@ func generateSignedFixtures(t *testing.T) {
 	}
 }
 
+// TestSignedFixtures checks that the signed fixtures are what the tests
+// built on them say: valid signatures on the valid sends, a broken one,
+// a daticert of another message, each addressee named once. With
+// -signed-fixtures it first makes them again (then run with -update: the
+// receipts' hashes change).
+func TestSignedFixtures(t *testing.T) {
+	if *signedFixtures {
+		generateSignedFixtures(t)
+	}
+	for _, send := range signedSends {
+		t.Run(send.name, func(t *testing.T) {
+			var named []string
+			for _, rc := range signedFixture(t, send.name, true) {
+				broken := rc.Kind == "avvenuta-consegna" && send.name == "firma-alterata"
+				if want := map[bool]string{false: pecmail.SigValid, true: pecmail.SigInvalid}[broken]; rc.Signature.Status != want {
+					t.Errorf("%s: signature %q, want %q", rc.Kind, rc.Signature.Status, want)
+				}
+				other := rc.Kind == "avvenuta-consegna" && send.name == "daticert-diverso"
+				if rc.Agrees == other {
+					t.Errorf("%s: daticert agrees %v, want %v", rc.Kind, rc.Agrees, !other)
+				}
+				if rc.Daticert != nil && rc.Kind != "accettazione" && !other {
+					named = append(named, strings.ToLower(rc.Daticert.Consegna))
+				}
+			}
+			if want := send.to; send.name != "daticert-diverso" && !sameSet(named, want) {
+				t.Errorf("the receipts name %q, want each of %q once", named, want)
+			}
+		})
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
 // signedFixture reads the receipts of one send of the fixtures, checked by
 // pecmail against the sandbox's CA (trusted false: against no root, as
 // without tracking.imap_trust).
@@ -195,9 +234,6 @@ var signedRows = []signedRow{
 func signedJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 	t.Helper()
 	ctx := t.Context()
-	if *signedFixtures {
-		generateSignedFixtures(t)
-	}
 	path := filepath.Join(t.TempDir(), "firmate.journal.db")
 	// The sandbox sent at 13:00 UTC, one send every 10 seconds.
 	clk := &reportClock{t: time.Date(2026, 3, 10, 12, 59, 50, 0, time.UTC)}
