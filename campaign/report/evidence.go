@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ type EvidenceResult struct {
 	Mismatched []int
 	// NotSent counts the selected rows never sent, left out of the pack.
 	NotSent int
+	// Signed counts the signed receipts (.eml) written; NotProof are the
+	// numbers of the rows holding one kept but not used as proof (broken
+	// signature, daticert missing or of another message).
+	Signed   int
+	NotProof []int
 	// ManifestSHA256 is the hex SHA-256 of the pack's manifest.json, which
 	// lists the SHA-256 of every other file: recorded elsewhere (a
 	// protocol register, an e-mail), it vouches for the whole pack.
@@ -84,8 +90,12 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 	if opts.Now != nil {
 		now = opts.Now
 	}
+	_, readAt, err := r.SignedCursorAt(ctx)
+	if err != nil {
+		return res, fmt.Errorf("evidence: %w", err)
+	}
 	w := &evidenceWriter{r: r, src: src, meta: meta, loc: Options{Location: opts.Location}.location(),
-		when: now(), journalID: r.ID(), used: map[string]bool{}, it: printer(Italian)}
+		when: now(), journalID: r.ID(), used: map[string]bool{}, it: printer(Italian), mailboxAt: readAt}
 	write := func(s sink) error {
 		w.p = newPack(s)
 		if err := w.writeRows(ctx, opts.Messages); err != nil {
@@ -109,7 +119,7 @@ func SaveEvidence(ctx context.Context, r *journal.Reader, packPath string, opts 
 	if err != nil {
 		return res, err
 	}
-	res.Rows, res.Mismatched = len(src.rows), w.mismatched
+	res.Rows, res.Mismatched, res.Signed, res.NotProof = len(src.rows), w.mismatched, w.signed, w.notProof
 	return res, nil
 }
 
@@ -214,6 +224,13 @@ type evidenceWriter struct {
 	p          *pack
 	used       map[string]bool // folder names, lower-cased
 	mismatched []int
+	// signed counts the signed receipts written, notProof the rows with
+	// one not used as proof.
+	signed   int
+	notProof []int
+	// mailboxAt is when the mailbox (tracking.imap) was last read; zero
+	// when it never was, and the pack holds the API's summaries only.
+	mailboxAt time.Time
 	// it words states in Italian; built once: a printer compiles the
 	// whole catalogue.
 	it *message.Printer
@@ -323,22 +340,35 @@ func (w *evidenceWriter) writeRow(ctx context.Context, row journal.Row, msg *cam
 			return err
 		}
 	}
-	receipts, files, err := w.rowReceipts(ctx, row)
+	rc, err := w.rowReceipts(ctx, row)
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
+	for _, f := range rc.files {
 		sum, err := put(f.name, f.data)
 		if err != nil {
 			return err
 		}
 		a.Receipts = append(a.Receipts, rowFile{Name: f.name, SHA256: sum})
 	}
+	a.MailboxAt, a.Signed = w.mailboxAt, rc.signed
+	w.signed += len(rc.signed)
+	if slices.ContainsFunc(rc.signed, func(s signedFile) bool { return s.Current && notProof(s.SignedReceipt) != "" }) {
+		w.notProof = append(w.notProof, row.RowNumber)
+	}
+	a.Conflicts = conflicts(w.src.events[row.ID], rc.signed)
 	attempts, err := w.r.Attempts(ctx, row.ID)
 	if err != nil {
 		return fmt.Errorf("evidence: %w", err)
 	}
-	tl := timeline(w.it, row, a.Lines, w.src.events[row.ID], w.src.decisions[row.ID], attempts, receipts)
+	tl := timeline(w.it, row, a.Lines, w.src.events[row.ID], w.src.decisions[row.ID], attempts, rc.summaries)
+	for _, s := range rc.signed {
+		tl = append(tl, signedStep(s, w.loc))
+	}
+	for _, c := range a.Conflicts {
+		tl = append(tl, step{c.At, "contrasto: " + c.What})
+	}
+	slices.SortStableFunc(tl, func(a, b step) int { return a.At.Compare(b.At) })
 	if _, err := put("timeline.txt", []byte(timelineText(row, tl, w.loc))); err != nil {
 		return err
 	}
@@ -363,25 +393,49 @@ type receiptFile struct {
 	data []byte
 }
 
+// rowReceiptFiles is what rowReceipts found of a row.
+type rowReceiptFiles struct {
+	// summaries are the API's summaries from the journal, for the
+	// timeline; signed the signed receipts read from the mailbox.
+	summaries []journal.StoredReceipt
+	signed    []signedFile
+	// files are the receipt files to write: the signed receipts (.eml,
+	// the bytes as fetched), then the summaries (.txt).
+	files []receiptFile
+}
+
 // rowReceipts lists the receipt files of a row's folder: the one place
-// that says which receipts a pack holds. Today they are the API's
-// summaries from the journal, each a text file labelled as a summary; the
-// signed .eml receipts read from the mailbox are a second source that
-// slots in here. It also returns the journal's receipts, for the
-// timeline.
-func (w *evidenceWriter) rowReceipts(ctx context.Context, row journal.Row) ([]journal.StoredReceipt, []receiptFile, error) {
-	receipts, err := w.r.Receipts(ctx, row.ID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("evidence: %w", err)
+// that says which receipts a pack holds. The signed receipts read from
+// the mailbox (tracking.imap) are written untouched as
+// ricevute/NN-KIND-addressee.eml; the API's summaries are always written
+// too, each a text file labelled as a summary that names its signed
+// receipt when the folder holds it.
+func (w *evidenceWriter) rowReceipts(ctx context.Context, row journal.Row) (rowReceiptFiles, error) {
+	var out rowReceiptFiles
+	var err error
+	if out.summaries, err = w.r.Receipts(ctx, row.ID); err != nil {
+		return out, fmt.Errorf("evidence: %w", err)
 	}
-	files := make([]receiptFile, 0, len(receipts))
-	for i, rc := range receipts {
-		files = append(files, receiptFile{
+	stored, err := w.r.SignedReceiptsFor(ctx, row.ID)
+	if err != nil {
+		return out, fmt.Errorf("evidence: %w", err)
+	}
+	out.signed = signedFiles(stored, row.MessageID)
+	for _, s := range out.signed {
+		raw, err := w.signedRaw(ctx, row, s)
+		if err != nil {
+			return out, err
+		}
+		out.files = append(out.files, receiptFile{name: s.Name, data: raw})
+	}
+	beside := matchSummaries(out.summaries, out.signed)
+	for i, rc := range out.summaries {
+		out.files = append(out.files, receiptFile{
 			name: fmt.Sprintf("ricevuta-%02d-%s.txt", i+1, receiptLabel(rc.Kind)),
-			data: []byte(receiptText(rc, w.loc)),
+			data: []byte(receiptText(rc, w.loc, !w.mailboxAt.IsZero() || len(out.signed) > 0, beside[i])),
 		})
 	}
-	return receipts, files, nil
+	return out, nil
 }
 
 // mismatchText is NON-CORRISPONDE.txt: why the message is not in the

@@ -106,3 +106,32 @@ func TestAttestazioneLongRowPrints(t *testing.T) {
 		})
 	}
 }
+
+// TestAttestazioneSignedPrints: with the signed receipts, their proof
+// table and the statements about those not used as proof, every row of
+// the signed journal still prints on one A4 page, the four-recipient row
+// too.
+func TestAttestazioneSignedPrints(t *testing.T) {
+	r, msgs := signedJournal(t)
+	dir := filepath.Join(t.TempDir(), "pack")
+	if _, err := SaveEvidence(t.Context(), r, dir, EvidenceOptions{Messages: messagesOf(msgs, nil), Now: evidenceNow}); err != nil {
+		t.Fatal(err)
+	}
+	pages := regexp.MustCompile(`/Type\s*/Page\b`)
+	for i, m := range msgs {
+		t.Run(m.Key, func(t *testing.T) {
+			pdf := filepath.Join(t.TempDir(), "attestazione.pdf")
+			page := filepath.Join(dir, fmt.Sprintf("%d-%s", i+1, m.Key), "attestazione.html")
+			if res := testutil.ChromiumPDF(t, page, pdf); len(res.Console) > 0 {
+				t.Errorf("the page logged console messages:\n%s", strings.Join(res.Console, "\n"))
+			}
+			out, err := os.ReadFile(pdf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(pages.FindAll(out, -1)); n != 1 {
+				t.Errorf("row %s prints on %d pages, want 1", m.Key, n)
+			}
+		})
+	}
+}

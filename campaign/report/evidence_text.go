@@ -61,15 +61,30 @@ func receiptLabel(kind string) string {
 	return "ALTRO"
 }
 
-// receiptHeader opens every receipt file: what it is and what it is not.
+// receiptHeader opens every summary file: what it is and what it is not.
 const receiptHeader = "RIASSUNTO DI UNA RICEVUTA PEC FORNITO DALL'API PEC MASSIVA\r\n" +
 	"Questo file NON è la ricevuta firmata dal gestore di posta certificata: è il riassunto\r\n" +
 	"(mittente, destinatario, data, oggetto, testo) che l'API ha restituito e che pecbatch ha\r\n" +
-	"conservato nel suo giornale. Le ricevute firmate (.eml) non sono state raccolte.\r\n"
+	"conservato nel suo giornale. "
 
-func receiptText(rc journal.StoredReceipt, loc *time.Location) string {
+// receiptText is a summary file. mailboxRead says the signed receipts
+// were read from the mailbox; signed is this summary's signed receipt in
+// the folder.
+func receiptText(rc journal.StoredReceipt, loc *time.Location, mailboxRead bool, signed summaryMatch) string {
 	var b strings.Builder
 	b.WriteString(receiptHeader)
+	switch {
+	case signed.Name != "":
+		b.WriteString("La ricevuta firmata, intatta come letta\r\ndalla casella, è accanto: " + signed.Name + "\r\n")
+	case signed.Ambiguous:
+		b.WriteString("La ricevuta firmata corrispondente è tra\r\n" +
+			"quelle in " + signedDir + "/ dello stesso tipo e della stessa ora, ma non si può dire quale: questo\r\n" +
+			"riassunto non nomina il destinatario. L'attestazione indica la ricevuta firmata di ciascuno.\r\n")
+	case mailboxRead:
+		b.WriteString("La casella è stata letta, ma la ricevuta\r\nfirmata corrispondente non vi è stata trovata.\r\n")
+	default:
+		b.WriteString("Le ricevute firmate (.eml) non sono state raccolte.\r\n")
+	}
 	b.WriteString("\r\n")
 	field := func(name, v string) {
 		if v != "" {
@@ -141,8 +156,9 @@ func timeline(it *message.Printer, row journal.Row, lines []journal.ReportRow, e
 	attempts []journal.Attempt, receipts []journal.StoredReceipt) []step {
 	var steps []step
 	for _, e := range events {
-		if e.Kind == journal.EventResolved || e.Kind == journal.EventRetried {
-			continue // from decisions, in words
+		if e.Kind == journal.EventResolved || e.Kind == journal.EventRetried ||
+			e.Kind == journal.EventSignedReceipt || e.Kind == journal.EventSignedConflict {
+			continue // from decisions and the signed receipts, in words
 		}
 		what := eventLabel(e.Kind)
 		if t, ok := trackedDetail(it, e); ok {

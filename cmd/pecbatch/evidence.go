@@ -40,15 +40,19 @@ folder named after the row's number and key with:
       it was sent; when the files changed since, NON-CORRISPONDE.txt says so
       with both hashes, and the message is left out (never a message that
       was not the one sent)
+  ricevute/01-ACCETTAZIONE-messaggio.eml ...   with tracking.imap, the
+      signed receipts read from the mailbox, untouched, named after the
+      addressee their daticert.xml names
   ricevuta-01-ACCETTAZIONE.txt ...    each receipt as the PEC Massiva API
-      summarised it (not the signed receipt: pecbatch does not read the
-      mailbox yet)
+      summarised it, labelled as a summary (not the signed receipt)
   timeline.txt       intent, send, message id, acceptance, delivery or
       failure per recipient, retries, operator decisions (Europe/Rome)
   attestazione.html  one printable page in Italian: recipients, times, when
       the notification takes effect for the sender and for each recipient
       (art. 147 c.p.c.), and the SHA-256 of the message, attachments and
-      receipt files
+      receipt files; with signed receipts, the one that proves each
+      recipient's outcome and its signature check, and which are kept but
+      not used as proof (broken signature, daticert of another message)
 
 manifest.json, at the top, lists the SHA-256 of every file, the campaign,
 the journal's identity and when the pack was made; 'pecbatch evidence
@@ -171,6 +175,13 @@ func runEvidence(ctx context.Context, g *globalOptions, o *evidenceOptions) erro
 	if len(res.Mismatched) > 0 {
 		fmt.Fprintf(g.stderr, "Warning: %d row(s) changed since they were sent (rows %s): their folders hold NON-CORRISPONDE.txt instead of the message\n",
 			len(res.Mismatched), joinInts(res.Mismatched))
+	}
+	if res.Signed > 0 {
+		fmt.Fprintf(g.stderr, "%d signed receipt(s) from the mailbox, as .eml files\n", res.Signed)
+	}
+	if len(res.NotProof) > 0 {
+		fmt.Fprintf(g.stderr, "Warning: %d row(s) hold a signed receipt kept but not used as proof (rows %s): broken signature or daticert of another message; see their attestazione.html\n",
+			len(res.NotProof), joinInts(res.NotProof))
 	}
 	if res.NotSent > 0 {
 		fmt.Fprintf(g.stderr, "%d selected row(s) not sent yet: left out\n", res.NotSent)
