@@ -143,7 +143,7 @@
 // what their daticert.xml and signature said, and the mailbox cursor is
 // written in the same transaction:
 //
-//	added, err := j.AddSignedReceipts(ctx, receipts, cursor)
+//	added, err := j.AddSignedReceipts(ctx, receipts, cursor, asOf)
 //	res, err := j.ApplySignedOutcomes(ctx, rowID, outcomes) // forward only; a contradiction of a final state is an event
 //	raw, err := r.SignedReceiptRaw(ctx, sha256)              // the .eml, byte for byte
 //

@@ -87,7 +87,9 @@ type SignedCursor struct {
 	UIDValidity, LastUID uint32
 }
 
-// SignedCursorAt is the cursor and when it was stored (zero: never).
+// SignedCursorAt is the cursor and the asOf its read was stored with (zero:
+// never read): a send the journal recorded after asOf was not among the
+// sends that read wanted, so its receipts may lie behind the cursor.
 func (r *Reader) SignedCursorAt(ctx context.Context) (SignedCursor, time.Time, error) {
 	var c SignedCursor
 	var at sql.NullInt64
@@ -157,9 +159,15 @@ func signedMigration() []string {
 // (no row's message id, current or of a retried attempt) is not stored;
 // one already stored (same SHA256) is not stored again. It returns how many
 // were stored. A SHA256 that is not the hash of Raw is refused with
-// nothing written.
-func (j *Journal) AddSignedReceipts(ctx context.Context, receipts []SignedReceipt, cur SignedCursor) (added int, err error) {
+// nothing written. asOf is when the fetch took its list of wanted sends
+// (zero: now); SignedCursorAt returns it with the cursor.
+func (j *Journal) AddSignedReceipts(ctx context.Context, receipts []SignedReceipt, cur SignedCursor,
+	asOf time.Time) (added int, err error) {
 	err = j.write(ctx, "add signed receipts", func(tx *wtx, now int64) error {
+		stamp := now
+		if !asOf.IsZero() {
+			stamp = asOf.UnixMilli()
+		}
 		added = 0
 		for _, s := range receipts {
 			ok, err := addSignedTx(ctx, tx, now, s)
@@ -172,7 +180,7 @@ func (j *Journal) AddSignedReceipts(ctx context.Context, receipts []SignedReceip
 		}
 		_, err := tx.exec(`INSERT INTO imap_cursor (id, uidvalidity, last_uid, updated_at) VALUES (1, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,
-			updated_at = excluded.updated_at`, cur.UIDValidity, cur.LastUID, now)
+			updated_at = excluded.updated_at`, cur.UIDValidity, cur.LastUID, stamp)
 		return err
 	})
 	if err != nil {

@@ -39,7 +39,7 @@ func TestAddSignedReceipts(t *testing.T) {
 	foreign := signedFor("PM9", "avvenuta-consegna", 6, raw+"z")
 	noCode := signedFor("", "accettazione", 7, raw+"w")
 
-	added, err := j.AddSignedReceipts(ctx, []SignedReceipt{good, broken, disagrees, foreign, noCode}, SignedCursor{7, 7})
+	added, err := j.AddSignedReceipts(ctx, []SignedReceipt{good, broken, disagrees, foreign, noCode}, SignedCursor{7, 7}, time.Time{})
 	if err != nil || added != 3 {
 		t.Fatalf("AddSignedReceipts = %d, %v; want 3 (not the foreign code, not the one without code)", added, err)
 	}
@@ -47,7 +47,7 @@ func TestAddSignedReceipts(t *testing.T) {
 	// The same messages fetched again (a UIDVALIDITY change) are stored once.
 	again := good
 	again.UIDValidity, again.UID = 8, 1
-	added, err = j.AddSignedReceipts(ctx, []SignedReceipt{again}, SignedCursor{8, 1})
+	added, err = j.AddSignedReceipts(ctx, []SignedReceipt{again}, SignedCursor{8, 1}, time.Time{})
 	if err != nil || added != 0 {
 		t.Fatalf("AddSignedReceipts of the same message = %d, %v; want 0", added, err)
 	}
@@ -100,7 +100,7 @@ func TestAddSignedReceipts(t *testing.T) {
 	t.Run("hash mismatch writes nothing", func(t *testing.T) {
 		bad := signedFor("PM0", "avvenuta-consegna", 9, "other")
 		bad.Raw = []byte("tampered")
-		if _, err := j.AddSignedReceipts(ctx, []SignedReceipt{signedFor("PM0", "accettazione", 8, "fine"), bad}, SignedCursor{8, 9}); err == nil {
+		if _, err := j.AddSignedReceipts(ctx, []SignedReceipt{signedFor("PM0", "accettazione", 8, "fine"), bad}, SignedCursor{8, 9}, time.Time{}); err == nil {
 			t.Fatal("a receipt whose hash is not its bytes' was accepted")
 		}
 		if cur, _ := j.SignedCursor(ctx); cur != (SignedCursor{8, 1}) {
@@ -147,7 +147,7 @@ func TestSignedReceiptOfRetriedAttempt(t *testing.T) {
 	submit(t, j, row.ID, "PM-new")
 	old := signedFor("PM-old", "errore-consegna", 1, "old")
 	cur := signedFor("PM-new", "avvenuta-consegna", 2, "new")
-	if n, err := j.AddSignedReceipts(ctx, []SignedReceipt{old, cur}, SignedCursor{1, 2}); err != nil || n != 2 {
+	if n, err := j.AddSignedReceipts(ctx, []SignedReceipt{old, cur}, SignedCursor{1, 2}, time.Time{}); err != nil || n != 2 {
 		t.Fatalf("AddSignedReceipts = %d, %v; want both stored", n, err)
 	}
 	stored, err := j.SignedReceiptsFor(ctx, row.ID)
@@ -165,7 +165,7 @@ func TestSignedReceiptExtractWithSQLiteTool(t *testing.T) {
 	submit(t, j, row.ID, "PM0")
 	raw := "Subject: CONSEGNA: x PM0\r\n\r\n\xff\x00\r\nbinary"
 	s := signedFor("PM0", "avvenuta-consegna", 1, raw)
-	if _, err := j.AddSignedReceipts(ctx, []SignedReceipt{s}, SignedCursor{1, 1}); err != nil {
+	if _, err := j.AddSignedReceipts(ctx, []SignedReceipt{s}, SignedCursor{1, 1}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	must(t, j.Close())

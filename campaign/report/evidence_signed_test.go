@@ -296,7 +296,7 @@ func signedJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 		}
 	}
 	clk.t = time.Date(2026, 3, 10, 13, 10, 0, 0, time.UTC)
-	if n, err := j.AddSignedReceipts(ctx, all, journal.SignedCursor{UIDValidity: 1, LastUID: 99}); err != nil || n != len(all) {
+	if n, err := j.AddSignedReceipts(ctx, all, journal.SignedCursor{UIDValidity: 1, LastUID: 99}, time.Time{}); err != nil || n != len(all) {
 		t.Fatalf("AddSignedReceipts = %d, %v; want %d", n, err, len(all))
 	}
 	for _, r := range signedRows {

@@ -264,10 +264,10 @@ func (f *signedFetcher) rescanFrom(codes map[string]journal.SendCode, cur journa
 			continue // a retried attempt's: known since the retry
 		}
 		if f.known == nil {
-			// The first fetch of this process: a send begun before the
-			// stored cursor and recorded submitted after it may have had
-			// its receipts passed over by an earlier process.
-			if !storedAt.IsZero() && sc.SendingAt.Before(storedAt) && sc.SubmittedAt.After(storedAt) {
+			// The first fetch of this process: a send recorded submitted
+			// after the stored fetch listed the sends it wanted was not
+			// wanted by it, and its receipts may lie behind the cursor.
+			if !storedAt.IsZero() && sc.SubmittedAt.After(storedAt) {
 				lower(0)
 			}
 			continue
@@ -338,6 +338,9 @@ func (f *signedFetcher) fetch(ctx context.Context, timeout time.Duration) {
 		return
 	}
 	wctx := context.WithoutCancel(ctx)
+	// Taken before the list of sends: a send recorded after it is not
+	// wanted by this fetch, and the next process must know to look back.
+	asOf := f.e.clk.Now()
 	cur, storedAt, err := f.e.j.SignedCursorAt(wctx)
 	if err != nil {
 		f.problem("journal", "could not read the mailbox cursor from the journal: %v", err)
@@ -371,7 +374,7 @@ func (f *signedFetcher) fetch(ctx context.Context, timeout time.Duration) {
 	for i, r := range got {
 		rs[i] = r.journalSigned(next.UIDValidity)
 	}
-	if _, err := f.e.j.AddSignedReceipts(wctx, rs, journal.SignedCursor(next)); err != nil {
+	if _, err := f.e.j.AddSignedReceipts(wctx, rs, journal.SignedCursor(next), asOf); err != nil {
 		f.problem("store", "could not store the signed receipts: %v; they are read again next time", err)
 		return
 	}

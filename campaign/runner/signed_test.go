@@ -541,9 +541,17 @@ func TestSignedRescanFrom(t *testing.T) {
 	if got := first.rescanFrom(codes(nil), cur, at(31)); got != cur {
 		t.Errorf("first read, nothing late: %+v, want %+v", got, cur)
 	}
-	late := codes(map[string]journal.SendCode{"n": {RowID: 2, SendingAt: at(29), SubmittedAt: at(40)}})
-	if got := first.rescanFrom(late, cur, at(31)); got.LastUID != 0 {
-		t.Errorf("first read after a send recorded late: %+v, want from UID 0", got)
+	// at(31) is when the stored read listed the sends it wanted: one
+	// recorded after that, begun before or after it, was not wanted.
+	for _, sc := range []journal.SendCode{
+		{RowID: 2, SendingAt: at(29), SubmittedAt: at(40)},
+		{RowID: 2, SendingAt: at(33), SubmittedAt: at(34)},
+	} {
+		late := codes(map[string]journal.SendCode{"n": sc})
+		if got := first.rescanFrom(late, cur, at(31)); got.LastUID != 0 {
+			t.Errorf("first read after a send (%s, %s) recorded late: %+v, want from UID 0",
+				sc.SendingAt.Format(time.TimeOnly), sc.SubmittedAt.Format(time.TimeOnly), got)
+		}
 	}
 }
 

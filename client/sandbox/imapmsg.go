@@ -103,9 +103,9 @@ func kindTipo(ev *event) (tipo, errore string, ok bool) {
 			return tipoErroreConsegna, erroreNoDest, true
 		}
 		return tipoErroreConsegna, erroreAltro, true
-	case kindTimeoutExpired:
-		return tipoErroreConsegna, erroreAltro, true
-	case kindTimeoutWarning:
+	case kindTimeoutWarning, kindTimeoutExpired:
+		// Both time-limit notices are preavvisi (receipts.md): what makes
+		// the second one final is its 5.4.1 error, not its tipo.
 		return tipoPreavvisoErrore, erroreAltro, true
 	case kindDeliveryVirus:
 		return tipoErroreConsegna, erroreVirus, true

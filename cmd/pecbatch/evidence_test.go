@@ -21,29 +21,31 @@ import (
 // attachments too.
 const esitiAttachment = "informativa-privacy.pdf"
 
-// esitiWithAttachment copies the esiti example into a temporary folder,
-// sending faster and with esitiAttachment attached to every row, and
-// returns the campaign file.
-func esitiWithAttachment(t *testing.T) string {
+// esitiWithAttachment is esitiCopy (imap, csv) with esitiAttachment
+// attached to every row.
+func esitiWithAttachment(t *testing.T, imap bool, csv string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, src := range []string{"esiti/campaign.yaml", "esiti/corpo.html", "esiti/destinatari.csv", "avviso/" + esitiAttachment} {
-		b, err := os.ReadFile(filepath.Join(examplesDir, src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if src == "esiti/campaign.yaml" {
-			b = bytes.Replace(b, []byte("\nsending:\n"), []byte("\nsending:\n  rate: 20/s\n"), 1)
-			b = bytes.Replace(b, []byte("\n  body: corpo.html\n"), []byte("\n  body: corpo.html\n  attachments:\n    - file: "+esitiAttachment+"\n"), 1)
-			if !bytes.Contains(b, []byte("rate: 20/s")) || !bytes.Contains(b, []byte("- file: "+esitiAttachment)) {
-				t.Fatalf("the esiti example changed: no sending: block or body: line to add to\n%s", b)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	file := esitiCopy(t, imap, csv)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(dir, "campaign.yaml")
+	b = bytes.Replace(b, []byte("\n  body: corpo.html\n"), []byte("\n  body: corpo.html\n  attachments:\n    - file: "+esitiAttachment+"\n"), 1)
+	if !bytes.Contains(b, []byte("- file: "+esitiAttachment)) {
+		t.Fatalf("the esiti example changed: no body: line to add to\n%s", b)
+	}
+	pdf, err := os.ReadFile(filepath.Join(examplesDir, "avviso", esitiAttachment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(file)
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, esitiAttachment), pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // packFolders lists the row folders of an evidence pack.
@@ -63,7 +65,8 @@ func packFolders(t *testing.T, pack string) []string {
 }
 
 // TestEvidenceEsiti runs the esiti example (one row per outcome, with an
-// attachment added) against the built-in sandbox, then makes its evidence
+// attachment added, without tracking.imap) against the built-in sandbox,
+// then makes its evidence
 // pack: every row has its message rebuilt and checked, every receipt file
 // is an API summary and says so, `evidence verify` passes and, after one
 // byte of one attachment changes, fails naming that file; --zip, --rows
@@ -72,7 +75,7 @@ func packFolders(t *testing.T, pack string) []string {
 // attestazione.html prints to a one-page PDF in headless Chromium.
 func TestEvidenceEsiti(t *testing.T) {
 	t.Parallel()
-	file := esitiWithAttachment(t)
+	file := esitiWithAttachment(t, false, "")
 	dir := filepath.Dir(file)
 	run := func(what string, want int, args ...string) (string, string) {
 		t.Helper()
@@ -275,4 +278,66 @@ func TestEvidenceEsiti(t *testing.T) {
 		}
 		run("verify", exitOK, "evidence", "verify", out)
 	})
+}
+
+// TestEvidenceEsitiSigned runs the esiti example as it is, reading the
+// sandbox's mailbox over IMAP, with a row added on badsig.sandbox.test,
+// and makes its evidence pack: every delivered recipient has its signed
+// CONSEGNA as an .eml whose signature the attestazione calls valid, the
+// altered one is called not valid, and `evidence verify` names an .eml
+// changed by one byte.
+func TestEvidenceEsitiSigned(t *testing.T) {
+	t.Parallel()
+	csv, err := os.ReadFile(filepath.Join(examplesDir, "esiti", "destinatari.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv = append(csv, "casella@badsig.sandbox.test,delivered,\"a CONSEGNA whose signature does not verify\"\n"...)
+	file := esitiWithAttachment(t, true, string(csv))
+	if _, stderr, code := pecbatch(t, "run", file, "--sandbox", "--yes"); code != exitRowsFailed {
+		t.Fatalf("run: exit %d, want %d\n%s", code, exitRowsFailed, stderr)
+	}
+	pack := filepath.Join(filepath.Dir(file), "pack")
+	if _, stderr, code := pecbatch(t, "evidence", file, "--sandbox", "-o", pack); code != exitOK {
+		t.Fatalf("evidence: exit %d\n%s", code, stderr)
+	}
+	for _, c := range []struct{ folder, addr, signature string }{
+		{"1-consegna@pec.sandbox.test", "consegna@pec.sandbox.test", "firma valida (catena verificata)"},
+		{"4-casella@slow.sandbox.test", "casella@slow.sandbox.test", "firma valida (catena verificata)"},
+		{"9-casella@badsig.sandbox.test", "casella@badsig.sandbox.test", "FIRMA NON VALIDA"},
+	} {
+		emls, err := filepath.Glob(filepath.Join(pack, c.folder, "ricevute", "[0-9][0-9]-CONSEGNA-"+c.addr+".eml"))
+		if err != nil || len(emls) != 1 {
+			t.Errorf("%s: signed CONSEGNA files %q (%v), want one", c.folder, emls, err)
+			continue
+		}
+		eml, err := os.ReadFile(emls[0])
+		if err != nil || !bytes.Contains(eml, []byte("X-Ricevuta: avvenuta-consegna")) ||
+			!bytes.Contains(eml, []byte("application/pkcs7-signature")) {
+			t.Errorf("%s is not a signed delivery receipt (%v):\n%.400s", emls[0], err, eml)
+		}
+		page, err := os.ReadFile(filepath.Join(pack, c.folder, "attestazione.html"))
+		if err != nil || !bytes.Contains(page, []byte(c.signature)) || !bytes.Contains(page, []byte(filepath.Base(emls[0]))) {
+			t.Errorf("%s/attestazione.html does not name %s with %q (%v)", c.folder, filepath.Base(emls[0]), c.signature, err)
+		}
+	}
+	if stdout, stderr, code := pecbatch(t, "evidence", "verify", pack); code != exitOK {
+		t.Fatalf("verify: exit %d\n%s%s", code, stdout, stderr)
+	}
+	emls, err := filepath.Glob(filepath.Join(pack, "1-consegna@pec.sandbox.test", "ricevute", "*-CONSEGNA-*.eml"))
+	if err != nil || len(emls) != 1 {
+		t.Fatalf("row 1's signed CONSEGNA: %q (%v)", emls, err)
+	}
+	b, err := os.ReadFile(emls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(emls[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := pecbatch(t, "evidence", "verify", pack)
+	if want := "changed: 1-consegna@pec.sandbox.test/ricevute/" + filepath.Base(emls[0]) + "\n"; code != exitError || stdout != want {
+		t.Errorf("verify after one byte of a receipt changed: exit %d, stdout %q, want %d and %q\n%s", code, stdout, exitError, want, stderr)
+	}
 }
