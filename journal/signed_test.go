@@ -171,10 +171,9 @@ func TestSignedReceiptExtractWithSQLiteTool(t *testing.T) {
 	must(t, j.Close())
 	out := filepath.Join(t.TempDir(), "ricevuta.eml")
 	query := "SELECT writefile('" + out + "', raw) FROM signed_receipts WHERE sha256 = '" + s.SHA256 + "'"
-	switch cli, err := exec.LookPath("sqlite3"); {
-	case err == nil:
+	if cli, err := exec.LookPath("sqlite3"); err == nil {
 		runTool(t, cli, path, query)
-	default:
+	} else {
 		py, err := exec.LookPath("python3")
 		if err != nil {
 			t.Fatal("neither sqlite3 nor python3 is on PATH: install one (Debian: apt-get install sqlite3)")

@@ -69,7 +69,9 @@ func generateSignedFixtures(t *testing.T) {
 		if err := sb.CloseIMAP(); err != nil {
 			t.Errorf("CloseIMAP: %v", err)
 		}
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("ServeIMAP after CloseIMAP: %v", err)
+		}
 	}()
 	ca, err := sb.CACertificate()
 	if err != nil {

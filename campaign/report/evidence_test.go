@@ -77,13 +77,6 @@ func TestSafeName(t *testing.T) {
 	}
 }
 
-// evidenceRow is a row of the evidence tests' journal and its message.
-type evidenceRow struct {
-	msg *campaign.Message
-	// play sends and tracks the row in the journal.
-	play func(ctx context.Context, j *journal.Journal, clk *reportClock, row journal.Row) error
-}
-
 // evidenceJournal writes a journal of two sent rows with a fixed clock
 // and ID: row 1 to two recipients, one delivered in the afternoon and one
 // at night (effective at 07:00), row 2 failed. It returns the reader and

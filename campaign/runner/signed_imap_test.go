@@ -31,7 +31,9 @@ func (f *fixture) serveIMAP(t *testing.T) (*campaign.Campaign, *tls.Config) {
 		if err := f.sb.CloseIMAP(); err != nil {
 			t.Errorf("CloseIMAP: %v", err)
 		}
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("ServeIMAP after CloseIMAP: %v", err)
+		}
 	})
 	ca, err := f.sb.CACertificate()
 	if err != nil {

@@ -46,8 +46,8 @@ type xmlDaticert struct {
 // maxDaticert bounds the XML read: a real daticert is about 1 KB.
 const maxDaticert = 1 << 20
 
-// parseDaticert reads a daticert.xml; utf8 says data is UTF-8 whatever its XML declaration says. encoding/xml never fetches the DTD a DOCTYPE names nor expands
-// external entities, so a hostile file cannot make it read anything.
+// parseDaticert reads a daticert.xml; utf8 says data is UTF-8 whatever its XML declaration says. encoding/xml
+// never fetches the DTD a DOCTYPE names nor expands external entities, so a hostile file cannot make it read anything.
 func parseDaticert(data []byte, utf8 bool) (*Daticert, error) {
 	if len(data) > maxDaticert {
 		return nil, fmt.Errorf("daticert: %d bytes, more than %d", len(data), maxDaticert)

@@ -164,11 +164,11 @@ func (s *session) do(f func() error) error {
 		return err
 	case <-s.ctx.Done():
 		s.c.Close()
-		<-done
+		<-done //nolint:errcheck // the exchange can only fail on the connection just closed; why is returned
 		return fmt.Errorf("stopped: %w", context.Cause(s.ctx))
 	case <-timer.C:
 		s.c.Close()
-		<-done
+		<-done //nolint:errcheck // as above
 		return fmt.Errorf("no answer within %s: %w", s.timeout, context.DeadlineExceeded)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,7 +79,7 @@ func startMailbox(t *testing.T) *testMailbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // after Close it returns the closed listener's error
 	t.Cleanup(func() { srv.Close() })
 	return &testMailbox{pki: pki, user: user, url: "imaps://" + ln.Addr().String(), tls: clientTLS(pki), traffic: traffic}
 }
@@ -189,9 +190,8 @@ func TestFetchWant(t *testing.T) {
 		}
 	}
 	wanted := func(code string) bool {
-		n := 0
-		fmt.Sscanf(code[8:], "%d", &n)
-		return n%2 == 0
+		n, err := strconv.Atoi(code[8:])
+		return err == nil && n%2 == 0
 	}
 	got, cur, err := Fetch(t.Context(), m.config(), Cursor{}, wanted)
 	if err != nil {

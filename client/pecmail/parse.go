@@ -372,7 +372,7 @@ func walk(e *message.Entity, depth int, byType **xmlPart) (*xmlPart, error) {
 	if mr := e.MultipartReader(); mr != nil {
 		for {
 			p, err := mr.NextPart()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return nil, nil
 			}
 			if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {

@@ -50,7 +50,9 @@ func newIMAPRig(t *testing.T, style string, fault sandbox.Fault) *imapRig {
 		if err := sb.CloseIMAP(); err != nil {
 			t.Errorf("CloseIMAP: %v", err)
 		}
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("ServeIMAP after CloseIMAP: %v", err)
+		}
 	})
 	roots := x509.NewCertPool()
 	ca, err := sb.CACertificate()

@@ -41,7 +41,9 @@ func (h *harness) imapSide() (string, *x509.CertPool) {
 		if err := h.sb.CloseIMAP(); err != nil {
 			h.t.Error(err)
 		}
-		<-served
+		if err := <-served; err != nil {
+			h.t.Errorf("ServeIMAP after CloseIMAP: %v", err)
+		}
 	})
 	ca, err := h.sb.CACertificate()
 	if err != nil {
@@ -590,7 +592,7 @@ func TestIMAPPostacertAttachments(t *testing.T) {
 		e := checkPostacert(t, r.postacert, code)
 		mr := e.MultipartReader()
 		var html string
-		var files map[string][]byte = map[string][]byte{}
+		files := map[string][]byte{}
 		for {
 			p, err := mr.NextPart()
 			if errors.Is(err, io.EOF) {

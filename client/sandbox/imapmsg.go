@@ -221,7 +221,7 @@ func (h header) write(w io.Writer) {
 	for _, kv := range h {
 		fmt.Fprintf(w, "%s: %s\r\n", kv[0], kv[1])
 	}
-	io.WriteString(w, "\r\n")
+	fmt.Fprint(w, "\r\n")
 }
 
 func encodeWord(s string) string {

@@ -139,7 +139,8 @@ func TestEvidenceEsiti(t *testing.T) {
 		}
 	}
 
-	t.Run("verify", func(t *testing.T) {
+	// The subtests share one pack and run in order: the last ones change it.
+	t.Run("verify", func(t *testing.T) { //nolint:paralleltest // see above
 		stdout, _ := run("verify", exitOK, "evidence", "verify", pack)
 		if !strings.HasPrefix(stdout, "ok: ") || !strings.Contains(stdout, "campaign esiti-sandbox") ||
 			!strings.Contains(stdout, "SHA-256 of manifest.json: "+manifestSum[1]+"\n") {
@@ -147,7 +148,7 @@ func TestEvidenceEsiti(t *testing.T) {
 		}
 	})
 
-	t.Run("zip", func(t *testing.T) {
+	t.Run("zip", func(t *testing.T) { //nolint:paralleltest // see above
 		zipped := filepath.Join(dir, "pack-zip")
 		stdout, _ := run("evidence --zip", exitOK, "evidence", file, "--sandbox", "--zip", "-o", zipped)
 		if strings.TrimSpace(stdout) != zipped+".zip" {
@@ -180,7 +181,7 @@ func TestEvidenceEsiti(t *testing.T) {
 		run("verify the zip", exitOK, "evidence", "verify", zipped+".zip")
 	})
 
-	t.Run("rows and key", func(t *testing.T) {
+	t.Run("rows and key", func(t *testing.T) { //nolint:paralleltest // see above
 		for _, c := range []struct {
 			args []string
 			want []string
@@ -189,7 +190,7 @@ func TestEvidenceEsiti(t *testing.T) {
 				"6-casella@ordinary.sandbox.test", "7-casella@virus.sandbox.test", "8-casella@reject.sandbox.test"}},
 			{[]string{"--key", "casella@slow.sandbox.test"}, []string{"4-casella@slow.sandbox.test"}},
 		} {
-			t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			t.Run(strings.Join(c.args, " "), func(t *testing.T) { //nolint:paralleltest // before the pack changes
 				out := filepath.Join(t.TempDir(), "pack")
 				run("evidence "+strings.Join(c.args, " "), exitOK, slices.Concat([]string{"evidence", file, "--sandbox", "-o", out}, c.args)...)
 				if got := packFolders(t, out); !slices.Equal(got, c.want) {
@@ -208,7 +209,7 @@ func TestEvidenceEsiti(t *testing.T) {
 		}
 	})
 
-	t.Run("pdf", func(t *testing.T) {
+	t.Run("pdf", func(t *testing.T) { //nolint:paralleltest // see above
 		// One A4 page per row, whatever its outcome: the multi-receipt
 		// rows (slow, expire) are the longest.
 		pages := regexp.MustCompile(`/Type\s*/Page\b`)
@@ -229,7 +230,7 @@ func TestEvidenceEsiti(t *testing.T) {
 	})
 
 	// Last, as it changes the pack: one byte of one attachment.
-	t.Run("verify after a change", func(t *testing.T) {
+	t.Run("verify after a change", func(t *testing.T) { //nolint:paralleltest // see above
 		changed := filepath.Join(pack, "4-casella@slow.sandbox.test", "allegati", esitiAttachment)
 		b := slices.Clone(attachment)
 		b[len(b)/2] ^= 1
@@ -250,7 +251,7 @@ func TestEvidenceEsiti(t *testing.T) {
 
 	// The campaign's attachment changes after the send: the pack says so
 	// and holds no message, never one that was not sent.
-	t.Run("campaign changed after send", func(t *testing.T) {
+	t.Run("campaign changed after send", func(t *testing.T) { //nolint:paralleltest // see above
 		if err := os.WriteFile(filepath.Join(dir, esitiAttachment), []byte("%PDF-1.4 another document\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,8 @@ func reservePort(addr *net.TCPAddr) (release func(), err error) {
 	}
 	sa := &unix.SockaddrInet4{Port: addr.Port}
 	copy(sa.Addr[:], ip)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err == nil {
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	if err == nil {
 		err = unix.Bind(fd, sa)
 	}
 	if err != nil {

@@ -219,21 +219,24 @@ Stop with Ctrl-C.
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	imapServed := make(chan error, 1)
+	// imapDone is closed when ServeIMAP has returned imapErr: early only on
+	// a failure, as CloseIMAP makes it return nil.
+	imapDone := make(chan struct{})
+	var imapErr error
 	if imapLn != nil {
-		go func() { imapServed <- sb.ServeIMAP(imapLn) }()
+		go func() { imapErr = sb.ServeIMAP(imapLn); close(imapDone) }()
 		defer func() {
-			_ = sb.CloseIMAP()
-			<-imapServed
+			_ = sb.CloseIMAP() // the process ends: nothing to do about a failed close
+			<-imapDone
 		}()
 	}
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("sandbox: %w", err)
-	case err := <-imapServed:
+	case <-imapDone:
 		srv.Close()
-		return fmt.Errorf("sandbox: IMAP: %w", err)
+		return fmt.Errorf("sandbox: IMAP: %w", imapErr)
 	case <-ctx.Done():
 	}
 	// Let answers in flight finish; the state is in memory and goes anyway.
