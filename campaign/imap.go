@@ -21,6 +21,14 @@ func (l *loader) buildIMAP(raw *rawConfig) {
 			l.problem(t.IMAP.Line, "tracking.imap", "%v", err)
 		}
 		c.Tracking.IMAP = u
+		if c.Tracking.DeleteReceipts {
+			// DELETE /send/<code> empties the same mailbox as soon as a row
+			// is final, before the next read has fetched the signed copies:
+			// the evidence the mailbox is read for would be gone.
+			l.problem(t.DeleteReceipts.Line, "tracking.delete_receipts", "true deletes the receipts from the "+
+				"mailbox before tracking.imap has read their signed copies: remove tracking.delete_receipts "+
+				"(the mailbox keeps them) or tracking.imap")
+		}
 	}
 	name, ok := l.expand("tracking.imap_trust", t.IMAPTrust, false)
 	if !ok || strings.TrimSpace(name) == "" {

@@ -48,6 +48,8 @@ func imapCases(rootPEM string) []struct{ name, tracking, problem, url string } {
 		{"path", "  imap: imaps://imap.pec.example.it:993/INBOX\n", "has a path", ""},
 		{"bad port", "  imap: imaps://imap.pec.example.it:99999\n", "not a port number", ""},
 		{"trust without imap", "  imap_trust: roots.pem\n", "only matters with tracking.imap", ""},
+		{"receipts deleted before read", "  imap: imaps://h.example.it\n  delete_receipts: true\n", "before tracking.imap has read", ""},
+		{"receipts deleted without imap", "  delete_receipts: true\n", "", ""},
 		{"trust missing", "  imap: imaps://h.example.it\n  imap_trust: nowhere.pem\n", "no such file", ""},
 		{"trust not PEM", "  imap: imaps://h.example.it\n  imap_trust: corpo.html\n", "not a PEM file", ""},
 		{"trust holds a key", "  imap: imaps://h.example.it\n  imap_trust: key.pem\n", "only CERTIFICATE blocks", ""},
@@ -84,8 +86,8 @@ func TestLoadIMAP(t *testing.T) {
 				t.Fatalf("accepted; want a problem saying %q", tc.problem)
 			}
 			ps := validationProblems(t, err)
-			if len(ps) != 1 || !strings.Contains(ps[0].Message, tc.problem) || !strings.HasPrefix(ps[0].Field, "tracking.imap") {
-				t.Fatalf("problems:\n%s\nwant one about tracking.imap saying %q", problemStrings(ps), tc.problem)
+			if len(ps) != 1 || !strings.Contains(ps[0].Message, tc.problem) || !strings.HasPrefix(ps[0].Field, "tracking.") {
+				t.Fatalf("problems:\n%s\nwant one about tracking saying %q", problemStrings(ps), tc.problem)
 			}
 			if strings.Contains(ps[0].String(), "pw-secret-456") {
 				t.Errorf("the problem repeats the password: %s", ps[0])
