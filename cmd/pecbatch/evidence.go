@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/campaign/report"
-	"github.com/pecbatch/pecbatch/journal"
 )
 
 // evidenceOptions are the arguments and flags of pecbatch evidence.
@@ -137,20 +134,9 @@ func runEvidence(ctx context.Context, g *globalOptions, o *evidenceOptions) erro
 		return fmt.Errorf("evidence: %w", err)
 	}
 	opts.Messages = c.Messages
-	journalPath, err := journalToRead(c, "evidence", o.file, o.sandbox)
+	r, journalPath, err := openJournalToRead(ctx, c, "evidence", o.file, o.sandbox)
 	if err != nil {
 		return err
-	}
-	if _, err := os.Stat(journalPath); errors.Is(err, fs.ErrNotExist) {
-		runCmd := "pecbatch run " + o.file
-		if o.sandbox {
-			runCmd += " --sandbox"
-		}
-		return fmt.Errorf("evidence: no journal at %s: the campaign has not been run yet; start it with '%s'", journalPath, runCmd)
-	}
-	r, err := journal.OpenReadOnly(ctx, journalPath)
-	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
 	}
 	defer r.Close()
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/campaign/report"
-	"github.com/pecbatch/pecbatch/journal"
 )
 
 // reportOptions are the arguments and flags of pecbatch report.
@@ -155,20 +152,9 @@ func runReport(ctx context.Context, g *globalOptions, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	journalPath, err := journalToRead(c, "report", o.file, o.sandbox)
+	r, journalPath, err := openJournalToRead(ctx, c, "report", o.file, o.sandbox)
 	if err != nil {
 		return err
-	}
-	if _, err := os.Stat(journalPath); errors.Is(err, fs.ErrNotExist) {
-		runCmd := "pecbatch run " + o.file
-		if o.sandbox {
-			runCmd += " --sandbox"
-		}
-		return fmt.Errorf("report: no journal at %s: the campaign has not been run yet; start it with '%s'", journalPath, runCmd)
-	}
-	r, err := journal.OpenReadOnly(ctx, journalPath)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	defer r.Close()
 	g.logger().Debug("report", "journal", journalPath, "format", opts.Format, "excel", opts.Excel, "lang", opts.Lang, "only", opts.Only)

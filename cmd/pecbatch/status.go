@@ -12,6 +12,7 @@ import (
 
 	"github.com/pecbatch/pecbatch/campaign"
 	"github.com/pecbatch/pecbatch/campaign/runner"
+	"github.com/pecbatch/pecbatch/journal"
 )
 
 // statusOptions are the arguments and flags of `pecbatch status`.
@@ -78,4 +79,26 @@ func journalToRead(c *campaign.Campaign, command, file string, withSandbox bool)
 		}
 	}
 	return path, nil
+}
+
+// openJournalToRead opens read-only the journal journalToRead names,
+// saying how to start the campaign when it has not been run yet; the
+// caller closes it.
+func openJournalToRead(ctx context.Context, c *campaign.Campaign, command, file string, withSandbox bool) (*journal.Reader, string, error) {
+	path, err := journalToRead(c, command, file, withSandbox)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		runCmd := "pecbatch run " + file
+		if withSandbox {
+			runCmd += " --sandbox"
+		}
+		return nil, "", fmt.Errorf("%s: no journal at %s: the campaign has not been run yet; start it with '%s'", command, path, runCmd)
+	}
+	r, err := journal.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", command, err)
+	}
+	return r, path, nil
 }
