@@ -255,17 +255,8 @@ func signedJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 			fetched[r.key] = signedFixture(t, r.send, !r.untrusted)
 		}
 	}
-	rows := func(yield func(journal.NewRow, error) bool) {
-		for _, m := range msgs {
-			if !yield(journal.NewRow{Key: m.Key, RowNumber: m.Row, Recipients: m.Recipients, Subject: m.Subject, ContentSHA256: m.SHA256}, nil) {
-				return
-			}
-		}
-	}
-	if _, err := j.Init(ctx, journal.Meta{Campaign: "avvisi-firmati", Endpoint: "sandbox:builtin", Sender: "sandbox@pec.sandbox.test",
-		Fingerprint: journal.Fingerprint{"campaign file": strings.Repeat("ef", 32)}}, rows); err != nil {
-		t.Fatal(err)
-	}
+	initEvidenceJournal(t, j, journal.Meta{Campaign: "avvisi-firmati", Endpoint: "sandbox:builtin", Sender: "sandbox@pec.sandbox.test",
+		Fingerprint: journal.Fingerprint{"campaign file": strings.Repeat("ef", 32)}}, msgs)
 	var all []journal.SignedReceipt
 	var codes []string
 	var ids []int64

@@ -102,17 +102,8 @@ func evidenceJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := func(yield func(journal.NewRow, error) bool) {
-		for _, m := range msgs {
-			if !yield(journal.NewRow{Key: m.Key, RowNumber: m.Row, Recipients: m.Recipients, Subject: m.Subject, ContentSHA256: m.SHA256}, nil) {
-				return
-			}
-		}
-	}
-	if _, err := j.Init(ctx, journal.Meta{Campaign: "avvisi-marzo", Endpoint: "sandbox:builtin", Sender: "ufficio@pec.comune.example.it",
-		Fingerprint: journal.Fingerprint{"campaign file": strings.Repeat("ab", 32)}}, rows); err != nil {
-		t.Fatal(err)
-	}
+	initEvidenceJournal(t, j, journal.Meta{Campaign: "avvisi-marzo", Endpoint: "sandbox:builtin", Sender: "ufficio@pec.comune.example.it",
+		Fingerprint: journal.Fingerprint{"campaign file": strings.Repeat("ab", 32)}}, msgs)
 	send := func(key, code string) journal.Row {
 		row, err := j.RowByKey(ctx, key)
 		if err != nil {
@@ -440,5 +431,21 @@ func TestSentSubject(t *testing.T) {
 				t.Errorf("sentSubject(%q, %q) = %v, want %v", c.journaled, c.now, got, c.want)
 			}
 		})
+	}
+}
+
+// initEvidenceJournal initialises j with one row per message, as a run's
+// preflight does.
+func initEvidenceJournal(t *testing.T, j *journal.Journal, meta journal.Meta, msgs []*campaign.Message) {
+	t.Helper()
+	rows := func(yield func(journal.NewRow, error) bool) {
+		for _, m := range msgs {
+			if !yield(journal.NewRow{Key: m.Key, RowNumber: m.Row, Recipients: m.Recipients, Subject: m.Subject, ContentSHA256: m.SHA256}, nil) {
+				return
+			}
+		}
+	}
+	if _, err := j.Init(t.Context(), meta, rows); err != nil {
+		t.Fatal(err)
 	}
 }
