@@ -312,15 +312,7 @@ func signedJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 			}
 		}
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := journal.OpenReadOnly(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r, msgs
+	return reopenReadOnly(t, j, path), msgs
 }
 
 // apiSummaries are the API's summaries of a send whose signed receipts

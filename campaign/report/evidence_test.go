@@ -152,15 +152,7 @@ func evidenceJournal(t *testing.T) (*journal.Reader, []*campaign.Message) {
 		Addressee: "casella@invalid.example.it", Subject: "AVVISO DI MANCATA CONSEGNA: Avviso di pagamento n. 2",
 		Body: "È stato rilevato il seguente errore: 5.1.1 - indirizzo non valido", ErrorText: "5.1.1 - indirizzo non valido"}},
 		[]journal.Outcome{{Address: "casella@invalid.example.it", State: journal.RecipientFailed, At: at, Error: "5.1.1 - indirizzo non valido"}})
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := journal.OpenReadOnly(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r, msgs
+	return reopenReadOnly(t, j, path), msgs
 }
 
 // messagesOf renders msgs as (*campaign.Campaign).Messages would, and
@@ -448,4 +440,19 @@ func initEvidenceJournal(t *testing.T, j *journal.Journal, meta journal.Meta, ms
 	if _, err := j.Init(t.Context(), meta, rows); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// reopenReadOnly closes j, written at path, and opens it again as the
+// report does: read-only.
+func reopenReadOnly(t *testing.T, j *journal.Journal, path string) *journal.Reader {
+	t.Helper()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := journal.OpenReadOnly(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
